@@ -1,0 +1,56 @@
+//! Names of generated items, derived from the user's names.
+
+use proc_macro2::{Ident, Span};
+
+/// `get_count` -> `GetCount`, at the method's span.
+pub(crate) fn variant(method: &Ident) -> Ident {
+    let text = method.to_string();
+    let text = text.strip_prefix("r#").unwrap_or(&text);
+    let mut out = String::with_capacity(text.len());
+    let mut upper = true;
+    for c in text.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'M');
+    }
+    Ident::new(&out, method.span())
+}
+
+/// `Counter` + `Ref` -> `CounterRef`, at the trait's span.
+pub(crate) fn suffixed(service: &Ident, suffix: &str) -> Ident {
+    Ident::new(&format!("{service}{suffix}"), service.span())
+}
+
+/// `add` -> `ADD`: the method id constant's name.
+pub(crate) fn constant(method: &Ident) -> Ident {
+    let text = method.to_string();
+    let text = text.strip_prefix("r#").unwrap_or(&text);
+    Ident::new(&text.to_uppercase(), method.span())
+}
+
+/// A local name of the generated code's own, which user names cannot clash with.
+pub(crate) fn private(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_are_upper_camel_case() {
+        let v = |s: &str| variant(&syn::parse_str::<Ident>(s).expect("an identifier")).to_string();
+        assert_eq!(v("add"), "Add");
+        assert_eq!(v("get_count"), "GetCount");
+        assert_eq!(v("r#type"), "Type");
+        assert_eq!(v("_private"), "Private");
+    }
+}

@@ -1,0 +1,77 @@
+//! The `Actor` trait: lifecycle hooks and per-type settings.
+
+use std::future::Future;
+
+use crate::Context;
+
+/// A type whose values can run as actors.
+///
+/// Every hook has a default body, so `impl Actor for MyActor {}` is enough;
+/// the service traits the type implements decide what messages it handles.
+/// A hook that panics fails the actor like a panicking handler does.
+///
+/// # Examples
+///
+/// ```
+/// use courier_runtime::{Actor, Context};
+///
+/// struct Greeter;
+///
+/// impl Actor for Greeter {
+///     async fn started(&mut self, ctx: &Context<Self>) {
+///         println!("{} is up", ctx.id());
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an actor",
+    label = "this type does not implement `Actor`",
+    note = "add `impl Actor for {Self} {{}}` (every hook has a default body)"
+)]
+pub trait Actor: Send + Sized + 'static {
+    /// The mailbox this actor type gets; the system's default unless set.
+    const MAILBOX: MailboxSize = MailboxSize::Default;
+
+    /// Runs on the actor's task before its first message.
+    fn started(&mut self, ctx: &Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Runs once the actor has stopped taking messages, before its children
+    /// are stopped.
+    fn stopping(&mut self, ctx: &Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Runs last, after every child has stopped.
+    fn stopped(&mut self, ctx: &Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+}
+
+/// How many user messages a mailbox holds before senders wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MailboxSize {
+    /// The system's default capacity (see [`SystemBuilder::mailbox_capacity`](crate::SystemBuilder::mailbox_capacity)).
+    #[default]
+    Default,
+    /// At most this many queued messages (at least one).
+    Bounded(usize),
+    /// No limit: senders never wait. Use only where the senders are bounded
+    /// some other way.
+    Unbounded,
+}
+
+impl MailboxSize {
+    pub(crate) fn capacity(self, default: usize) -> usize {
+        match self {
+            MailboxSize::Default => default.max(1),
+            MailboxSize::Bounded(n) => n.max(1),
+            MailboxSize::Unbounded => usize::MAX,
+        }
+    }
+}

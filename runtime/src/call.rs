@@ -1,0 +1,236 @@
+//! The futures behind `r.method(args).await`.
+//!
+//! A [`Call`] is a builder: set a timeout, then `.await` it. Nothing is sent
+//! until the first poll, so the call's sender, chain and deadline are those
+//! of the place where it is awaited.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
+
+use crate::context::current_origin;
+use crate::letter::Envelope;
+use crate::protocol::Protocol;
+use crate::{CallError, Recipient, TrySendError};
+
+/// A request-response call, not sent yet: `.await` it, or set
+/// [`timeout`](Call::timeout) first.
+///
+/// Resolves to the method's return value, or the [`CallError`] that stopped
+/// it. Dropping the call before it completes withdraws it: the reply is
+/// discarded, and a request still queued is not executed.
+#[must_use = "a call does nothing until it is awaited"]
+pub struct Call<'r, P: Protocol, T> {
+    to: &'r Recipient<P>,
+    request: P,
+    extract: fn(P::Response) -> Option<T>,
+    timeout: Option<Duration>,
+}
+
+impl<'r, P: Protocol, T> Call<'r, P, T> {
+    pub(crate) fn new(to: &'r Recipient<P>, request: P, extract: fn(P::Response) -> Option<T>) -> Self {
+        Call { to, request, extract, timeout: None }
+    }
+
+    /// Gives this call its own timeout instead of the system default. The
+    /// deadline travels with the request: an actor does not execute a request
+    /// whose deadline has passed.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl<'r, P: Protocol, T> IntoFuture for Call<'r, P, T> {
+    type Output = Result<T, CallError>;
+    type IntoFuture = CallFuture<'r, P, T>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let timeout = self.timeout.unwrap_or_else(|| self.to.default_timeout());
+        CallFuture {
+            to: self.to,
+            extract: self.extract,
+            state: CallState::Start { request: self.request, timeout },
+            deadline: None,
+            timer: None,
+        }
+    }
+}
+
+enum CallState<P: Protocol> {
+    Start { request: P, timeout: Duration },
+    Sending { envelope: Envelope<P>, reply: ReplySlot<P> },
+    Waiting { reply: ReplySlot<P> },
+    Done,
+}
+
+type ReplySlot<P> = oneshot::Receiver<Result<<P as Protocol>::Response, CallError>>;
+
+pin_project! {
+    /// The future of an awaited [`Call`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it withdraws the call: a request not yet handled is skipped,
+    /// a reply on its way is discarded. A request already being handled runs
+    /// to its end.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct CallFuture<'r, P: Protocol, T> {
+        to: &'r Recipient<P>,
+        extract: fn(P::Response) -> Option<T>,
+        state: CallState<P>,
+        deadline: Option<Instant>,
+        #[pin]
+        timer: Option<Sleep>,
+    }
+}
+
+impl<P: Protocol, T> Future for CallFuture<'_, P, T> {
+    type Output = Result<T, CallError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            // Each arm puts back the state it leaves the call in.
+            match std::mem::replace(this.state, CallState::Done) {
+                CallState::Start { request, timeout } => {
+                    let mut origin = current_origin(true);
+                    if let Some(cycle) = origin.chain.as_ref().and_then(|c| c.cycle_to(this.to.id())) {
+                        return Poll::Ready(Err(CallError::Deadlock { chain: cycle }));
+                    }
+                    let deadline = Instant::now() + timeout;
+                    origin.deadline = Some(deadline);
+                    *this.deadline = Some(deadline);
+                    let (tx, reply) = oneshot::channel();
+                    let envelope = Envelope { request, reply: Some(tx), origin };
+                    *this.state = CallState::Sending { envelope, reply };
+                }
+                CallState::Sending { envelope, reply } => match this.to.post().try_post(envelope) {
+                    Ok(()) => *this.state = CallState::Waiting { reply },
+                    Err(TrySendError::Stopped(_)) => return Poll::Ready(Err(CallError::ActorStopped)),
+                    Err(TrySendError::Full(envelope)) => {
+                        *this.state = CallState::Sending { envelope, reply };
+                        if this.to.post().poll_room(cx).is_pending() {
+                            ready!(poll_deadline(this.timer.as_mut(), *this.deadline, cx));
+                            *this.state = CallState::Done;
+                            return Poll::Ready(Err(CallError::Timeout));
+                        }
+                    }
+                },
+                CallState::Waiting { mut reply } => {
+                    return Poll::Ready(match Pin::new(&mut reply).poll(cx) {
+                        Poll::Ready(Ok(Ok(response))) => (this.extract)(response).ok_or_else(|| {
+                            CallError::Protocol { detail: format!("a reply of {} answered another method", P::SERVICE) }
+                        }),
+                        Poll::Ready(Ok(Err(error))) => Err(error),
+                        // The letter was dropped unanswered: the actor is gone.
+                        Poll::Ready(Err(_)) => Err(CallError::ActorStopped),
+                        Poll::Pending => {
+                            *this.state = CallState::Waiting { reply };
+                            ready!(poll_deadline(this.timer.as_mut(), *this.deadline, cx));
+                            *this.state = CallState::Done;
+                            Err(CallError::Timeout)
+                        }
+                    });
+                }
+                CallState::Done => panic!("CallFuture polled after completion"),
+            }
+        }
+    }
+}
+
+/// Ready once `deadline` has passed; arms the timer on first use, so a call
+/// answered before it would ever wait costs no timer.
+fn poll_deadline(mut timer: Pin<&mut Option<Sleep>>, deadline: Option<Instant>, cx: &mut Context<'_>) -> Poll<()> {
+    let Some(deadline) = deadline else { return Poll::Pending };
+    if timer.as_mut().as_pin_mut().is_none() {
+        timer.set(Some(tokio::time::sleep_until(deadline)));
+    }
+    match timer.as_pin_mut() {
+        Some(sleep) => sleep.poll(cx),
+        None => Poll::Pending,
+    }
+}
+
+/// A one-way send, not sent yet: `.await` it to queue the message.
+///
+/// Resolves once the message is in the mailbox (waiting for room when it is
+/// full, up to the system's call timeout); it does not wait for the handler.
+#[must_use = "a send does nothing until it is awaited"]
+pub struct Tell<'r, P: Protocol> {
+    to: &'r Recipient<P>,
+    request: P,
+}
+
+impl<'r, P: Protocol> Tell<'r, P> {
+    pub(crate) fn new(to: &'r Recipient<P>, request: P) -> Self {
+        Tell { to, request }
+    }
+
+    /// Queues the message only if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// Hands the request back when the mailbox is full or the actor stopped.
+    pub fn try_send(self) -> Result<(), TrySendError<P>> {
+        self.to.try_tell(self.request)
+    }
+}
+
+impl<'r, P: Protocol> IntoFuture for Tell<'r, P> {
+    type Output = Result<(), CallError>;
+    type IntoFuture = TellFuture<'r, P>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        TellFuture { to: self.to, request: Some(self.request), envelope: None, deadline: None, timer: None }
+    }
+}
+
+pin_project! {
+    /// The future of an awaited [`Tell`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before it resolves means the message was not sent.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct TellFuture<'r, P: Protocol> {
+        to: &'r Recipient<P>,
+        request: Option<P>,
+        envelope: Option<Envelope<P>>,
+        deadline: Option<Instant>,
+        #[pin]
+        timer: Option<Sleep>,
+    }
+}
+
+impl<P: Protocol> Future for TellFuture<'_, P> {
+    type Output = Result<(), CallError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Some(request) = this.request.take() {
+            *this.envelope = Some(Envelope { request, reply: None, origin: current_origin(false) });
+        }
+        loop {
+            let Some(envelope) = this.envelope.take() else { return Poll::Ready(Err(CallError::ActorStopped)) };
+            match this.to.post().try_post(envelope) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(TrySendError::Stopped(_)) => return Poll::Ready(Err(CallError::ActorStopped)),
+                Err(TrySendError::Full(envelope)) => {
+                    *this.envelope = Some(envelope);
+                    if this.to.post().poll_room(cx).is_pending() {
+                        let deadline = *this.deadline.get_or_insert_with(|| Instant::now() + this.to.default_timeout());
+                        ready!(poll_deadline(this.timer.as_mut(), Some(deadline), cx));
+                        *this.envelope = None;
+                        return Poll::Ready(Err(CallError::Timeout));
+                    }
+                }
+            }
+        }
+    }
+}

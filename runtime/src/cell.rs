@@ -1,0 +1,51 @@
+//! Actors seen without their type: what parents, names and the system hold.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::mailbox::{Mailbox, Signal};
+use crate::{Actor, ActorId, CallError};
+
+/// A live actor, erased over its type.
+pub(crate) trait Cell: Send + Sync + 'static {
+    fn id(&self) -> ActorId;
+    /// Asks the actor to stop after its current message; queued calls fail
+    /// with `ActorStopped` at once.
+    fn stop(&self);
+    /// Resolves once the actor's task has finished, hooks included.
+    fn terminated(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn forget_child(&self, seq: u64);
+    /// Takes a new child; hands it back once this actor is stopping.
+    fn adopt(&self, child: Arc<dyn Cell>) -> Result<(), Arc<dyn Cell>>;
+}
+
+impl<A: Actor> Cell for Mailbox<A> {
+    fn id(&self) -> ActorId {
+        self.id
+    }
+
+    fn stop(&self) {
+        if self.close(&CallError::ActorStopped) {
+            self.signal(Signal::Stop);
+        }
+    }
+
+    fn terminated(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(Mailbox::terminated(self))
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn forget_child(&self, seq: u64) {
+        Mailbox::forget_child(self, seq);
+    }
+
+    fn adopt(&self, child: Arc<dyn Cell>) -> Result<(), Arc<dyn Cell>> {
+        Mailbox::adopt(self, child)
+    }
+}

@@ -1,0 +1,177 @@
+//! What a handler knows about the message it is handling.
+//!
+//! Service traits keep their plain signatures; the context of the message
+//! being handled lives in a task-local set around each handler, reachable
+//! through [`Context::current`]. Outgoing calls read it to learn their sender
+//! and call chain.
+
+use std::future::IntoFuture;
+use std::sync::{Arc, OnceLock};
+
+use crate::actor_ref::ActorRef;
+use crate::chain::ChainLink;
+use crate::letter::{Origin, Resume};
+use crate::mailbox::Mailbox;
+use crate::{Actor, ActorId, SpawnError, System};
+
+tokio::task_local! {
+    pub(crate) static CURRENT: Current;
+}
+
+/// The message being handled, erased over the actor's type.
+pub(crate) struct Current {
+    actor: Arc<dyn std::any::Any + Send + Sync>,
+    id: ActorId,
+    label: crate::chain::Label,
+    origin: Origin,
+    /// Whether the actor waits for calls made here (false on the side task
+    /// of a reentrant call).
+    waits: bool,
+    /// This actor, waiting, as seen by calls it makes: built on first use.
+    link: OnceLock<Arc<ChainLink>>,
+}
+
+impl Current {
+    pub(crate) fn new<A: Actor>(cell: Arc<Mailbox<A>>, origin: Origin) -> Self {
+        let (id, label) = (cell.id, cell.label.clone());
+        Current { actor: cell, id, label, origin, waits: true, link: OnceLock::new() }
+    }
+
+    /// The origin of a call made now from this handler, which will wait for
+    /// its reply.
+    fn waiting_call(&self) -> Origin {
+        if !self.waits {
+            return self.detached_call();
+        }
+        let link = self.link.get_or_init(|| {
+            Arc::new(ChainLink { id: self.id, label: self.label.clone(), parent: self.origin.chain.clone() })
+        });
+        Origin { sender: Some(self.id), chain: Some(link.clone()), deadline: None }
+    }
+
+    /// The origin of a call whose continuation runs later (reentrant): the
+    /// actor is not waiting, so it stays out of the chain.
+    fn detached_call(&self) -> Origin {
+        Origin { sender: Some(self.id), chain: self.origin.chain.clone(), deadline: None }
+    }
+}
+
+/// The origin of a call or send made right now: from inside a handler, the
+/// handling actor and its chain; from anywhere else, nobody.
+pub(crate) fn current_origin(waits: bool) -> Origin {
+    CURRENT
+        .try_with(|current| if waits { current.waiting_call() } else { current.detached_call() })
+        .unwrap_or_default()
+}
+
+/// A handler's view of its own actor: its ref, its children, its caller.
+///
+/// Service methods do not take a context argument; a handler that needs one
+/// asks for it with [`Context::current`]. Lifecycle hooks receive it.
+pub struct Context<A: Actor> {
+    cell: Arc<Mailbox<A>>,
+}
+
+impl<A: Actor> Clone for Context<A> {
+    fn clone(&self) -> Self {
+        Context { cell: self.cell.clone() }
+    }
+}
+
+impl<A: Actor> Context<A> {
+    pub(crate) fn new(cell: Arc<Mailbox<A>>) -> Self {
+        Context { cell }
+    }
+
+    /// The context of the actor `A` whose handler is running on this task.
+    ///
+    /// Returns `None` outside a handler or hook, or inside one of an actor of
+    /// another type.
+    pub fn try_current() -> Option<Self> {
+        let actor = CURRENT.try_with(|current| current.actor.clone()).ok()?;
+        let cell = actor.downcast::<Mailbox<A>>().ok()?;
+        Some(Context { cell })
+    }
+
+    /// The context of the actor `A` whose handler is running on this task.
+    ///
+    /// # Panics
+    ///
+    /// Outside a handler or hook of an `A`. Inside a handler the panic is
+    /// caught like any other and fails the actor.
+    pub fn current() -> Self {
+        match Self::try_current() {
+            Some(ctx) => ctx,
+            None => panic!(
+                "Context::<{}>::current() called outside a handler of that actor",
+                std::any::type_name::<A>()
+            ),
+        }
+    }
+
+    /// This actor's id.
+    pub fn id(&self) -> ActorId {
+        self.cell.id
+    }
+
+    /// A ref to this actor, to hand to others.
+    pub fn myself(&self) -> ActorRef<A> {
+        ActorRef::from_cell(self.cell.clone())
+    }
+
+    /// The system this actor runs in.
+    pub fn system(&self) -> System {
+        System::from_shared(self.cell.system.clone())
+    }
+
+    /// The actor that sent the message being handled, if it came from one.
+    /// `None` in hooks and for messages sent from outside any actor.
+    pub fn caller(&self) -> Option<ActorId> {
+        CURRENT.try_with(|current| current.origin.sender).ok().flatten()
+    }
+
+    /// Spawns a child. It stops when this actor stops, before this actor's
+    /// `stopped` hook runs.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::ShuttingDown`] once this actor is stopping.
+    pub fn spawn<C: Actor>(&self, child: C) -> Result<ActorRef<C>, SpawnError> {
+        self.system().spawn_child(child, self.cell.clone())
+    }
+
+    /// Asks this actor to stop once the current message is handled. Calls
+    /// still queued fail with `CallError::ActorStopped` at once.
+    pub fn stop(&self) {
+        crate::cell::Cell::stop(&*self.cell);
+    }
+
+    /// Reentrancy: awaits `future` without blocking the mailbox, then runs
+    /// `continuation` on this actor's task with `&mut A`.
+    ///
+    /// The actor keeps handling other messages meanwhile; the continuation
+    /// is queued as a message once the future finishes, so it runs in mailbox
+    /// order. Calls made by `future` carry this actor as their sender but do
+    /// not count it as waiting, so an actor called back during the wait is
+    /// not reported as a deadlock. If the actor stops first, the continuation
+    /// is dropped.
+    pub fn reenter_after<F, K>(&self, future: F, continuation: K)
+    where
+        F: IntoFuture,
+        F::IntoFuture: Send + 'static,
+        F::Output: Send + 'static,
+        K: FnOnce(&mut A, F::Output) + Send + 'static,
+    {
+        let origin = CURRENT.try_with(|current| current.origin.clone()).unwrap_or_default();
+        let current = Current { waits: false, ..Current::new(self.cell.clone(), origin.clone()) };
+        let cell = Arc::downgrade(&self.cell);
+        let future = future.into_future();
+        self.system().spawn_task(CURRENT.scope(current, async move {
+            let output = future.await;
+            if let Some(cell) = cell.upgrade() {
+                let resume = Resume { output, continuation, origin };
+                cell.push_continuation(Box::new(resume));
+            }
+        }));
+    }
+}

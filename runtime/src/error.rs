@@ -1,0 +1,114 @@
+//! Errors of calls, sends and spawns.
+//!
+//! Delivery failures, timeouts and the handler's own `Result` stay apart: a
+//! method declared `-> Result<T, E>` resolves to `Result<Result<T, E>, CallError>`.
+
+use std::fmt;
+
+/// Why a call or a one-way send did not produce its result.
+///
+/// A handler's own error is never turned into a `CallError`: it reaches the
+/// caller as the `Ok` value of the call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The call's deadline passed before its reply arrived. An expired request
+    /// is not executed.
+    #[error("the call timed out before the actor replied")]
+    Timeout,
+    /// The target's mailbox had no room (only from the `try_` sends, which do
+    /// not wait for room).
+    #[error("the actor's mailbox is full")]
+    MailboxFull,
+    /// The target had stopped, or stopped before handling the message.
+    #[error("the actor has stopped")]
+    ActorStopped,
+    /// The handler panicked; the actor stopped.
+    #[error("the actor failed while handling the call: {reason}")]
+    ActorFailed {
+        /// The panic message.
+        reason: String,
+    },
+    /// The call would wait on an actor that is itself waiting inside the same
+    /// call chain.
+    #[error("deadlock: {chain}")]
+    Deadlock {
+        /// The cycle of actors, starting and ending at the target.
+        chain: CallChain,
+    },
+    /// The reply did not match the request (a peer speaking another version of
+    /// the service).
+    #[error("protocol mismatch: {detail}")]
+    Protocol {
+        /// What did not match.
+        detail: String,
+    },
+}
+
+/// The actors of a call cycle, in call order: `A -> B -> A`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallChain(pub Vec<String>);
+
+impl fmt::Display for CallChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, actor) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            f.write_str(actor)?;
+        }
+        Ok(())
+    }
+}
+
+/// A send that did not wait for room failed; the message comes back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError<M> {
+    /// The mailbox was at capacity.
+    #[error("the actor's mailbox is full")]
+    Full(M),
+    /// The actor had stopped.
+    #[error("the actor has stopped")]
+    Stopped(M),
+}
+
+impl<M> TrySendError<M> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> M {
+        match self {
+            TrySendError::Full(m) | TrySendError::Stopped(m) => m,
+        }
+    }
+}
+
+impl<M> From<TrySendError<M>> for CallError {
+    fn from(e: TrySendError<M>) -> Self {
+        match e {
+            TrySendError::Full(_) => CallError::MailboxFull,
+            TrySendError::Stopped(_) => CallError::ActorStopped,
+        }
+    }
+}
+
+/// Why a spawn failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// Another live actor already holds the name.
+    #[error("the name `{0}` is already taken")]
+    NameTaken(String),
+    /// The system is shutting down.
+    #[error("the system is shutting down")]
+    ShuttingDown,
+}
+
+/// Turns a caught panic payload into its message.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

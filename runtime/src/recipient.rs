@@ -1,0 +1,180 @@
+//! `Recipient<P>`: a ref to any actor that serves protocol `P`, whatever its
+//! type and wherever it runs. Generated service refs wrap one.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::call::{Call, Tell};
+use crate::letter::Envelope;
+use crate::mailbox::{Mailbox, Refused};
+use crate::protocol::{Dispatch, Protocol};
+use crate::system::SystemShared;
+use crate::{Actor, ActorId, TrySendError};
+
+/// Something that takes envelopes of protocol `P`: a local mailbox today; a
+/// remote node's connection later.
+pub(crate) trait Post<P: Protocol>: Send + Sync + 'static {
+    fn id(&self) -> ActorId;
+    fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>>;
+    /// Ready once a full mailbox has room again (or is closed).
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
+    fn system(&self) -> Option<&Arc<SystemShared>>;
+}
+
+impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
+    fn id(&self) -> ActorId {
+        self.id
+    }
+
+    fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>> {
+        self.try_push(true, envelope, |envelope| Box::new(envelope)).map_err(|refused| match refused {
+            (Refused::Full, envelope) => TrySendError::Full(envelope),
+            (Refused::Closed, envelope) => TrySendError::Stopped(envelope),
+        })
+    }
+
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        Mailbox::poll_room(self, cx)
+    }
+
+    fn system(&self) -> Option<&Arc<SystemShared>> {
+        Some(&self.system)
+    }
+}
+
+/// Stands in for an actor that cannot be reached: every send fails with
+/// `ActorStopped`. What a ref to a gone actor resolves to.
+struct Unreachable(ActorId);
+
+impl<P: Protocol> Post<P> for Unreachable {
+    fn id(&self) -> ActorId {
+        self.0
+    }
+
+    fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>> {
+        Err(TrySendError::Stopped(envelope))
+    }
+
+    fn poll_room(&self, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+
+    fn system(&self) -> Option<&Arc<SystemShared>> {
+        None
+    }
+}
+
+/// A ref to an actor that serves protocol `P`, erased over the actor type.
+///
+/// The generated `{Trait}Ref` types wrap a `Recipient<{Trait}Request>` and
+/// give each method its own typed function; use a `Recipient` directly to
+/// send a request value you built yourself.
+pub struct Recipient<P: Protocol> {
+    post: Arc<dyn Post<P>>,
+}
+
+impl<P: Protocol> Clone for Recipient<P> {
+    fn clone(&self) -> Self {
+        Recipient { post: self.post.clone() }
+    }
+}
+
+impl<P: Protocol> fmt::Debug for Recipient<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Recipient<{}>({})", P::SERVICE, self.post.id())
+    }
+}
+
+impl<P: Protocol> PartialEq for Recipient<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl<P: Protocol> Eq for Recipient<P> {}
+
+impl<P: Protocol> Recipient<P> {
+    pub(crate) fn local<A: Actor>(cell: Arc<Mailbox<A>>) -> Self
+    where
+        P: Dispatch<A>,
+    {
+        Recipient { post: cell }
+    }
+
+    pub(crate) fn unreachable(id: ActorId) -> Self {
+        Recipient { post: Arc::new(Unreachable(id)) }
+    }
+
+    pub(crate) fn post(&self) -> &dyn Post<P> {
+        &*self.post
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<dyn Post<P>> {
+        Arc::downgrade(&self.post)
+    }
+
+    pub(crate) fn from_post(post: Arc<dyn Post<P>>) -> Self {
+        Recipient { post }
+    }
+
+    /// The target actor's id.
+    pub fn id(&self) -> ActorId {
+        self.post.id()
+    }
+
+    /// Sends `request` and awaits the response; `extract` picks this method's
+    /// value out of the response enum (`None` means the peer answered
+    /// another method: a protocol error).
+    ///
+    /// Generated service refs call this; the returned [`Call`] is awaited, or
+    /// first given its own timeout.
+    pub fn call<T>(&self, request: P, extract: fn(P::Response) -> Option<T>) -> Call<'_, P, T> {
+        Call::new(self, request, extract)
+    }
+
+    /// Sends a one-way request; the returned [`Tell`] resolves once it is
+    /// queued, waiting for room in a full mailbox.
+    pub fn tell(&self, request: P) -> Tell<'_, P> {
+        Tell::new(self, request)
+    }
+
+    /// Sends a one-way request if the mailbox has room now.
+    ///
+    /// # Errors
+    ///
+    /// Hands the request back in [`TrySendError::Full`] or
+    /// [`TrySendError::Stopped`].
+    pub fn try_tell(&self, request: P) -> Result<(), TrySendError<P>> {
+        let origin = crate::context::current_origin(false);
+        let envelope = Envelope { request, reply: None, origin };
+        self.post.try_post(envelope).map_err(|e| match e {
+            TrySendError::Full(env) => TrySendError::Full(env.request),
+            TrySendError::Stopped(env) => TrySendError::Stopped(env.request),
+        })
+    }
+
+    /// The default call timeout of the system that hosts the caller-side
+    /// handle.
+    pub(crate) fn default_timeout(&self) -> Duration {
+        self.post.system().map_or(crate::system::DEFAULT_CALL_TIMEOUT, |s| s.config.call_timeout)
+    }
+}
+
+/// What every generated `{Trait}Ref` is: a typed face over a [`Recipient`].
+///
+/// Generic code can take any service ref through this trait; its provided
+/// methods stay out of the way of the service's own method names.
+pub trait ServiceRef: Clone + Send + Sync + From<Recipient<Self::Protocol>> + 'static {
+    /// The service's request type.
+    type Protocol: Protocol;
+
+    /// The recipient this ref sends through.
+    fn recipient(&self) -> &Recipient<Self::Protocol>;
+
+    /// The target actor's id.
+    fn actor_id(&self) -> ActorId {
+        self.recipient().id()
+    }
+}

@@ -1,0 +1,75 @@
+//! The actor's task: hooks, the message loop, and an orderly end.
+//!
+//! Order at the end: the mailbox closes (queued calls fail at once), the
+//! `stopping` hook runs, children stop and are awaited, the `stopped` hook
+//! runs, then the actor leaves its name, its parent and the system, and its
+//! watchers are released.
+
+use std::future::{Future, poll_fn};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+
+use crate::context::{CURRENT, Current};
+use crate::error::panic_message;
+use crate::letter::{Origin, Outcome};
+use crate::mailbox::{Mailbox, Next, Signal};
+use crate::{Actor, CallError, Context};
+
+/// Why an actor's task ended.
+enum Exit {
+    Stopped,
+    Failed(String),
+}
+
+pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>) {
+    let ctx = Context::new(cell.clone());
+    let mut exit = match hook(&cell, actor.started(&ctx)).await {
+        Ok(()) => Exit::Stopped,
+        Err(reason) => Exit::Failed(reason),
+    };
+    if let Exit::Stopped = exit {
+        exit = serve(&mut actor, &cell).await;
+    }
+    if let Exit::Failed(reason) = &exit {
+        tracing::warn!(actor = %cell.id, %reason, "actor failed");
+    }
+    cell.close(&CallError::ActorStopped);
+    let _ = hook(&cell, actor.stopping(&ctx)).await;
+    for child in cell.take_children() {
+        child.stop();
+        child.terminated().await;
+    }
+    let _ = hook(&cell, actor.stopped(&ctx)).await;
+    drop(actor);
+    cell.system.forget(&*cell);
+    if let Some(parent) = &cell.parent {
+        parent.forget_child(cell.id.seq);
+    }
+    cell.mark_terminated();
+}
+
+/// Handles messages, one at a time, until asked to stop or a handler panics.
+async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
+    while let Some(next) = poll_fn(|cx| cell.poll_next(cx)).await {
+        match next {
+            Next::Signal(Signal::Stop) => return Exit::Stopped,
+            Next::Letter(letter) => {
+                if let Outcome::Panicked(reason) = letter.deliver(actor, cell).await {
+                    return Exit::Failed(reason);
+                }
+            }
+        }
+    }
+    Exit::Stopped
+}
+
+/// Runs a lifecycle hook in the actor's context, catching a panic.
+async fn hook<A: Actor>(cell: &Arc<Mailbox<A>>, hook: impl Future<Output = ()> + Send) -> Result<(), String> {
+    let current = Current::new(cell.clone(), Origin::default());
+    CURRENT
+        .scope(current, AssertUnwindSafe(hook).catch_unwind())
+        .await
+        .map_err(|payload| panic_message(&*payload))
+}

@@ -1,0 +1,298 @@
+//! `System`: spawns actors, names them, and shuts them down in order.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use tokio::runtime::Handle;
+
+use crate::cell::Cell;
+use crate::chain::{Label, short_type_name};
+use crate::dead_letters::DeadLetters;
+use crate::exports::Exports;
+use crate::mailbox::Mailbox;
+use crate::{Actor, ActorId, ActorRef, SpawnError};
+
+/// The call timeout of a system built without one.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The mailbox capacity of a system built without one.
+pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
+
+/// Every live system of this process, by id: how a ref read from bytes finds
+/// the actor it names.
+static SYSTEMS: LazyLock<DashMap<u64, Weak<SystemShared>>> = LazyLock::new(DashMap::new);
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) call_timeout: Duration,
+    pub(crate) mailbox_capacity: usize,
+}
+
+pub(crate) struct SystemShared {
+    pub(crate) id: u64,
+    pub(crate) config: Config,
+    pub(crate) dead_letters: DeadLetters,
+    pub(crate) exports: Exports,
+    next_seq: AtomicU64,
+    roots: DashMap<u64, Arc<dyn Cell>>,
+    names: DashMap<Arc<str>, Arc<dyn Cell>>,
+    shutting_down: AtomicBool,
+    runtime: Option<Handle>,
+}
+
+impl SystemShared {
+    /// Called by an actor's task as it ends.
+    pub(crate) fn forget<A: Actor>(&self, cell: &Mailbox<A>) {
+        if cell.parent.is_none() {
+            self.roots.remove(&cell.id.seq);
+        }
+        if let Some(name) = &cell.label.name {
+            self.names.remove_if(name, |_, named| named.id() == cell.id);
+        }
+        self.exports.forget(cell.id.seq);
+    }
+
+    pub(crate) fn find(id: u64) -> Option<Arc<SystemShared>> {
+        SYSTEMS.get(&id).and_then(|s| s.upgrade())
+    }
+}
+
+impl Drop for SystemShared {
+    fn drop(&mut self) {
+        SYSTEMS.remove(&self.id);
+    }
+}
+
+/// A set of actors sharing defaults, a name registry and a shutdown.
+///
+/// Cloning a `System` gives another handle to the same system.
+///
+/// # Examples
+///
+/// ```
+/// use courier_runtime::{Actor, System};
+///
+/// struct Idle;
+/// impl Actor for Idle {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let system = System::new();
+/// let idle = system.spawn(Idle);
+/// assert!(idle.is_alive());
+/// system.shutdown().await;
+/// assert!(!idle.is_alive());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct System {
+    shared: Arc<SystemShared>,
+}
+
+impl std::fmt::Debug for System {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("System").field("id", &self.shared.id).field("actors", &self.shared.roots.len()).finish()
+    }
+}
+
+impl Default for System {
+    fn default() -> Self {
+        System::new()
+    }
+}
+
+/// Settings for a new [`System`].
+#[derive(Debug, Clone)]
+pub struct SystemBuilder {
+    config: Config,
+    runtime: Option<Handle>,
+}
+
+impl SystemBuilder {
+    /// How long a call waits for its reply unless it sets its own timeout.
+    /// Default: 5 seconds.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.config.call_timeout = timeout;
+        self
+    }
+
+    /// How many messages a mailbox holds before senders wait, for actor
+    /// types that do not choose. Default: 1024.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.config.mailbox_capacity = capacity.max(1);
+        self
+    }
+
+    /// The tokio runtime actors run on. Default: the runtime current when
+    /// the system is built, else the one current at each spawn.
+    pub fn runtime(mut self, handle: Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
+    /// Builds the system.
+    pub fn build(self) -> System {
+        let id = loop {
+            let id = random_id();
+            if !SYSTEMS.contains_key(&id) {
+                break id;
+            }
+        };
+        let shared = Arc::new(SystemShared {
+            id,
+            config: self.config,
+            dead_letters: DeadLetters::default(),
+            exports: Exports::default(),
+            next_seq: AtomicU64::new(1),
+            roots: DashMap::new(),
+            names: DashMap::new(),
+            shutting_down: AtomicBool::new(false),
+            runtime: self.runtime.or_else(|| Handle::try_current().ok()),
+        });
+        SYSTEMS.insert(id, Arc::downgrade(&shared));
+        System { shared }
+    }
+}
+
+/// A random 64-bit id, from the standard library's randomly keyed hasher.
+fn random_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.finish()
+}
+
+impl System {
+    /// A system with default settings, running actors on the current tokio
+    /// runtime.
+    pub fn new() -> Self {
+        System::builder().build()
+    }
+
+    /// Settings for a new system.
+    pub fn builder() -> SystemBuilder {
+        SystemBuilder {
+            config: Config { call_timeout: DEFAULT_CALL_TIMEOUT, mailbox_capacity: DEFAULT_MAILBOX_CAPACITY },
+            runtime: None,
+        }
+    }
+
+    pub(crate) fn from_shared(shared: Arc<SystemShared>) -> Self {
+        System { shared }
+    }
+
+    /// This system's id, the `node` of every [`ActorId`] it hands out.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// Spawns `actor` on its own task and returns a ref to it.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, when the system was built without one.
+    pub fn spawn<A: Actor>(&self, actor: A) -> ActorRef<A> {
+        self.spawn_root(actor, None).0
+    }
+
+    /// Spawns a root actor; one spawned during shutdown is stopped at once.
+    fn spawn_root<A: Actor>(&self, actor: A, name: Option<Arc<str>>) -> (ActorRef<A>, Arc<dyn Cell>) {
+        let (actor_ref, cell) = self.start(actor, None, name);
+        self.shared.roots.insert(cell.id().seq, cell.clone());
+        if self.shared.shutting_down.load(Ordering::Acquire) {
+            cell.stop();
+        }
+        (actor_ref, cell)
+    }
+
+    /// Spawns `actor` under `name`, so that [`lookup`](System::lookup) finds
+    /// it. The name is free again once the actor has stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NameTaken`] when a live actor holds the name;
+    /// [`SpawnError::ShuttingDown`] during shutdown.
+    pub fn spawn_named<A: Actor>(&self, name: impl Into<Arc<str>>, actor: A) -> Result<ActorRef<A>, SpawnError> {
+        if self.shared.shutting_down.load(Ordering::Acquire) {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let name = name.into();
+        match self.shared.names.entry(name.clone()) {
+            Entry::Occupied(taken) => Err(SpawnError::NameTaken(taken.key().to_string())),
+            Entry::Vacant(free) => {
+                // The entry's shard stays locked until the actor is in it, so
+                // two spawns of one name cannot both win.
+                let (actor_ref, cell) = self.spawn_root(actor, Some(name));
+                free.insert(cell);
+                Ok(actor_ref)
+            }
+        }
+    }
+
+    /// The actor named `name`, if it is alive and of type `A`.
+    pub fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
+        let cell = self.shared.names.get(name)?.value().clone();
+        let cell = cell.as_any().downcast::<Mailbox<A>>().ok()?;
+        Some(ActorRef::from_cell(cell))
+    }
+
+    /// How many one-way messages could not be delivered so far.
+    pub fn dead_letter_count(&self) -> u64 {
+        self.shared.dead_letters.count()
+    }
+
+    /// Stops every actor, children before their parents, and waits until all
+    /// have run their `stopped` hooks. Spawns fail from now on.
+    pub async fn shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::Release);
+        let roots: Vec<Arc<dyn Cell>> = self.shared.roots.iter().map(|r| r.value().clone()).collect();
+        for root in &roots {
+            root.stop();
+        }
+        for root in &roots {
+            root.terminated().await;
+        }
+    }
+
+    /// Spawns `actor` as a child of `parent`, unless `parent` is stopping.
+    pub(crate) fn spawn_child<A: Actor>(&self, actor: A, parent: Arc<dyn Cell>) -> Result<ActorRef<A>, SpawnError> {
+        let cell = self.new_cell::<A>(Some(parent.clone()), None);
+        let erased: Arc<dyn Cell> = cell.clone();
+        if parent.adopt(erased).is_err() {
+            return Err(SpawnError::ShuttingDown);
+        }
+        self.spawn_task(crate::run::run(actor, cell.clone()));
+        Ok(ActorRef::from_cell(cell))
+    }
+
+    /// Starts a root actor's task.
+    fn start<A: Actor>(&self, actor: A, parent: Option<Arc<dyn Cell>>, name: Option<Arc<str>>) -> (ActorRef<A>, Arc<dyn Cell>) {
+        let cell = self.new_cell::<A>(parent, name);
+        self.spawn_task(crate::run::run(actor, cell.clone()));
+        let erased: Arc<dyn Cell> = cell.clone();
+        (ActorRef::from_cell(cell), erased)
+    }
+
+    fn new_cell<A: Actor>(&self, parent: Option<Arc<dyn Cell>>, name: Option<Arc<str>>) -> Arc<Mailbox<A>> {
+        let shared = &self.shared;
+        let id = ActorId { node: shared.id, seq: shared.next_seq.fetch_add(1, Ordering::Relaxed) };
+        let label = Label { ty: short_type_name::<A>(), name };
+        let capacity = A::MAILBOX.capacity(shared.config.mailbox_capacity);
+        Arc::new(Mailbox::new(id, label, shared.clone(), parent, capacity))
+    }
+
+    pub(crate) fn spawn_task<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // The join handle is not needed: an actor's end is observed through
+        // its mailbox.
+        match &self.shared.runtime {
+            Some(handle) => drop(handle.spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
+    }
+}
