@@ -70,15 +70,18 @@ fn request_enum(service: &Service) -> TokenStream {
     let doc = format!("A request to a [`{ident}`] actor: one variant per method, holding its arguments.");
     let variants = service.methods.iter().map(|method| {
         let Method { variant, ident: method_ident, args, .. } = method;
-        let doc = format!("Calls [`{ident}::{method_ident}`].");
-        let fields = args.iter().map(|(name, ty)| {
-            let doc = format!("The `{name}` argument.");
-            quote!(#[doc = #doc] #name: #ty)
-        });
+        // Tuple variants: rkyv's derived resolver would leave named fields
+        // undocumented, tripping `missing_docs` in the user's crate.
+        let names: Vec<String> = args.iter().map(|(name, _)| format!("`{name}`")).collect();
+        let doc = match names.len() {
+            0 => format!("Calls [`{ident}::{method_ident}`]."),
+            _ => format!("Calls [`{ident}::{method_ident}`] with its arguments ({}).", names.join(", ")),
+        };
+        let types = args.iter().map(|(_, ty)| ty);
         if args.is_empty() {
             quote!(#[doc = #doc] #variant)
         } else {
-            quote!(#[doc = #doc] #variant { #(#fields),* })
+            quote!(#[doc = #doc] #variant(#(#types),*))
         }
     });
     quote! {
@@ -127,7 +130,7 @@ fn service_ref(service: &Service) -> TokenStream {
         let docs = method.docs();
         let params = args.iter().map(|(name, ty)| quote!(#name: #ty));
         let fields = args.iter().map(|(name, _)| name);
-        let build = if args.is_empty() { quote!(#request::#variant) } else { quote!(#request::#variant { #(#fields),* }) };
+        let build = if args.is_empty() { quote!(#request::#variant) } else { quote!(#request::#variant(#(#fields),*)) };
         if method.tell {
             let doc = format!("Sends [`{ident}::{method_ident}`] one-way; resolves once the message is queued.");
             quote! {
@@ -215,7 +218,7 @@ fn protocol_impl(service: &Service) -> TokenStream {
     let arms = service.methods.iter().map(|Method { ident: method_ident, variant, args, tell, .. }| {
         let constant = names::constant(method_ident);
         let name = method_ident.to_string();
-        let pattern = if args.is_empty() { quote!(Self::#variant) } else { quote!(Self::#variant { .. }) };
+        let pattern = if args.is_empty() { quote!(Self::#variant) } else { quote!(Self::#variant(..)) };
         quote!(#pattern => #krate::Method { name: #name, id: Self::#constant, tell: #tell },)
     });
     let method_body = if service.methods.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#arms)* }) };
@@ -258,7 +261,7 @@ fn dispatch_impl(service: &Service) -> TokenStream {
     let actor = names::private("actor");
     let arms = service.methods.iter().map(|Method { ident: method_ident, variant, args, .. }| {
         let fields: Vec<_> = args.iter().map(|(name, _)| name).collect();
-        let pattern = if args.is_empty() { quote!(Self::#variant) } else { quote!(Self::#variant { #(#fields),* }) };
+        let pattern = if args.is_empty() { quote!(Self::#variant) } else { quote!(Self::#variant(#(#fields),*)) };
         quote!(#pattern => #response::#variant(#actor.#method_ident(#(#fields),*).await),)
     });
     let generic = format_ident!("A");
