@@ -124,8 +124,8 @@ impl<P: Protocol, T> Future for CallFuture<'_, P, T> {
                 },
                 CallState::Waiting { mut reply } => {
                     return Poll::Ready(match Pin::new(&mut reply).poll(cx) {
-                        Poll::Ready(Ok(Ok(response))) => (this.extract)(response).ok_or_else(|| {
-                            CallError::Protocol { detail: format!("a reply of {} answered another method", P::SERVICE) }
+                        Poll::Ready(Ok(Ok(response))) => (this.extract)(response).ok_or_else(|| CallError::Protocol {
+                            detail: format!("a reply of {} answered another method", P::SERVICE),
                         }),
                         Poll::Ready(Ok(Err(error))) => Err(error),
                         // The letter was dropped unanswered: the actor is gone.

@@ -59,9 +59,7 @@ impl Current {
 /// The origin of a call or send made right now: from inside a handler, the
 /// handling actor and its chain; from anywhere else, nobody.
 pub(crate) fn current_origin(waits: bool) -> Origin {
-    CURRENT
-        .try_with(|current| if waits { current.waiting_call() } else { current.detached_call() })
-        .unwrap_or_default()
+    CURRENT.try_with(|current| if waits { current.waiting_call() } else { current.detached_call() }).unwrap_or_default()
 }
 
 /// A handler's view of its own actor: its ref, its children, its caller.
@@ -102,10 +100,9 @@ impl<A: Actor> Context<A> {
     pub fn current() -> Self {
         match Self::try_current() {
             Some(ctx) => ctx,
-            None => panic!(
-                "Context::<{}>::current() called outside a handler of that actor",
-                std::any::type_name::<A>()
-            ),
+            None => {
+                panic!("Context::<{}>::current() called outside a handler of that actor", std::any::type_name::<A>())
+            }
         }
     }
 

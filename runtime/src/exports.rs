@@ -11,10 +11,10 @@ use std::sync::Weak;
 
 use dashmap::DashMap;
 
+use crate::ActorId;
 use crate::protocol::Protocol;
 use crate::recipient::{Post, Recipient};
 use crate::system::SystemShared;
-use crate::ActorId;
 
 type Entry = (TypeId, Box<dyn Any + Send + Sync>);
 

@@ -6,8 +6,9 @@ use std::fmt;
 /// number unique within that system.
 ///
 /// An `ActorId` is what a ref becomes on the wire.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 #[rkyv(derive(Debug, PartialEq, Eq, Hash))]
 pub struct ActorId {
     /// The hosting system's id, random per [`System`](crate::System).

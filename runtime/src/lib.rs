@@ -28,6 +28,7 @@ mod recipient;
 mod run;
 mod system;
 mod wire;
+mod wire_check;
 
 pub use actor::{Actor, MailboxSize};
 pub use actor_ref::ActorRef;
@@ -43,4 +44,6 @@ pub use system::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, System, SystemB
 #[doc(hidden)]
 pub mod __private {
     pub use rkyv;
+
+    pub use crate::wire_check::{Checked, Wire};
 }

@@ -269,7 +269,12 @@ impl System {
     }
 
     /// Starts a root actor's task.
-    fn start<A: Actor>(&self, actor: A, parent: Option<Arc<dyn Cell>>, name: Option<Arc<str>>) -> (ActorRef<A>, Arc<dyn Cell>) {
+    fn start<A: Actor>(
+        &self,
+        actor: A,
+        parent: Option<Arc<dyn Cell>>,
+        name: Option<Arc<str>>,
+    ) -> (ActorRef<A>, Arc<dyn Cell>) {
         let cell = self.new_cell::<A>(parent, name);
         self.spawn_task(crate::run::run(actor, cell.clone()));
         let erased: Arc<dyn Cell> = cell.clone();
