@@ -6,16 +6,17 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::sync::oneshot;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use crate::context::current_origin;
 use crate::letter::Envelope;
 use crate::protocol::Protocol;
+use crate::reply::ReplySlot;
 use crate::{CallError, Recipient, TrySendError};
 
 /// A request-response call, not sent yet: `.await` it, or set
@@ -56,7 +57,6 @@ impl<'r, P: Protocol, T> IntoFuture for Call<'r, P, T> {
             to: self.to,
             extract: self.extract,
             state: CallState::Start { request: self.request, timeout },
-            deadline: None,
             timer: None,
         }
     }
@@ -64,12 +64,20 @@ impl<'r, P: Protocol, T> IntoFuture for Call<'r, P, T> {
 
 enum CallState<P: Protocol> {
     Start { request: P, timeout: Duration },
-    Sending { envelope: Envelope<P>, reply: ReplySlot<P> },
-    Waiting { reply: ReplySlot<P> },
+    Sending { envelope: Envelope<P>, reply: Reply<P>, timeout: Duration },
+    Waiting { reply: Reply<P> },
     Done,
 }
 
-type ReplySlot<P> = oneshot::Receiver<Result<<P as Protocol>::Response, CallError>>;
+/// The caller's hold on its reply slot; letting go tells the actor that
+/// nobody waits for the response any more.
+struct Reply<P: Protocol>(Arc<ReplySlot<P::Response>>);
+
+impl<P: Protocol> Drop for Reply<P> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
 
 pin_project! {
     /// The future of an awaited [`Call`].
@@ -84,7 +92,8 @@ pin_project! {
         to: &'r Recipient<P>,
         extract: fn(P::Response) -> Option<T>,
         state: CallState<P>,
-        deadline: Option<Instant>,
+        // Armed only while waiting for room in a full mailbox; the reply
+        // itself is timed out by the target system's deadline sweeper.
         #[pin]
         timer: Option<Sleep>,
     }
@@ -103,40 +112,35 @@ impl<P: Protocol, T> Future for CallFuture<'_, P, T> {
                     if let Some(cycle) = origin.chain.as_ref().and_then(|c| c.cycle_to(this.to.id())) {
                         return Poll::Ready(Err(CallError::Deadlock { chain: cycle }));
                     }
-                    let deadline = Instant::now() + timeout;
-                    origin.deadline = Some(deadline);
-                    *this.deadline = Some(deadline);
-                    let (tx, reply) = oneshot::channel();
-                    let envelope = Envelope { request, reply: Some(tx), origin };
-                    *this.state = CallState::Sending { envelope, reply };
+                    origin.deadline = this.to.post().system().map(|system| system.deadlines.deadline(timeout));
+                    let reply = Reply(Arc::new(ReplySlot::new()));
+                    let envelope = Envelope { request, reply: Some(reply.0.clone()), origin };
+                    *this.state = CallState::Sending { envelope, reply, timeout };
                 }
-                CallState::Sending { envelope, reply } => match this.to.post().try_post(envelope) {
+                CallState::Sending { envelope, reply, timeout } => match this.to.post().try_post(envelope) {
                     Ok(()) => *this.state = CallState::Waiting { reply },
                     Err(TrySendError::Stopped(_)) => return Poll::Ready(Err(CallError::ActorStopped)),
                     Err(TrySendError::Full(envelope)) => {
-                        *this.state = CallState::Sending { envelope, reply };
+                        *this.state = CallState::Sending { envelope, reply, timeout };
                         if this.to.post().poll_room(cx).is_pending() {
-                            ready!(poll_deadline(this.timer.as_mut(), *this.deadline, cx));
+                            ready!(poll_timer(this.timer.as_mut(), timeout, cx));
                             *this.state = CallState::Done;
                             return Poll::Ready(Err(CallError::Timeout));
                         }
                     }
                 },
-                CallState::Waiting { mut reply } => {
-                    return Poll::Ready(match Pin::new(&mut reply).poll(cx) {
-                        Poll::Ready(Ok(Ok(response))) => (this.extract)(response).ok_or_else(|| CallError::Protocol {
+                CallState::Waiting { reply } => {
+                    let result = match reply.0.poll_take(cx) {
+                        Poll::Ready(Ok(response)) => (this.extract)(response).ok_or_else(|| CallError::Protocol {
                             detail: format!("a reply of {} answered another method", P::SERVICE),
                         }),
-                        Poll::Ready(Ok(Err(error))) => Err(error),
-                        // The letter was dropped unanswered: the actor is gone.
-                        Poll::Ready(Err(_)) => Err(CallError::ActorStopped),
+                        Poll::Ready(Err(error)) => Err(error),
                         Poll::Pending => {
                             *this.state = CallState::Waiting { reply };
-                            ready!(poll_deadline(this.timer.as_mut(), *this.deadline, cx));
-                            *this.state = CallState::Done;
-                            Err(CallError::Timeout)
+                            return Poll::Pending;
                         }
-                    });
+                    };
+                    return Poll::Ready(result);
                 }
                 CallState::Done => panic!("CallFuture polled after completion"),
             }
@@ -144,12 +148,11 @@ impl<P: Protocol, T> Future for CallFuture<'_, P, T> {
     }
 }
 
-/// Ready once `deadline` has passed; arms the timer on first use, so a call
-/// answered before it would ever wait costs no timer.
-fn poll_deadline(mut timer: Pin<&mut Option<Sleep>>, deadline: Option<Instant>, cx: &mut Context<'_>) -> Poll<()> {
-    let Some(deadline) = deadline else { return Poll::Pending };
+/// Ready once `timeout` has passed since the first call; the timer is armed
+/// on that first call, which only happens on the slow path (a full mailbox).
+fn poll_timer(mut timer: Pin<&mut Option<Sleep>>, timeout: Duration, cx: &mut Context<'_>) -> Poll<()> {
     if timer.as_mut().as_pin_mut().is_none() {
-        timer.set(Some(tokio::time::sleep_until(deadline)));
+        timer.set(Some(tokio::time::sleep(timeout)));
     }
     match timer.as_pin_mut() {
         Some(sleep) => sleep.poll(cx),
@@ -187,7 +190,7 @@ impl<'r, P: Protocol> IntoFuture for Tell<'r, P> {
     type IntoFuture = TellFuture<'r, P>;
 
     fn into_future(self) -> Self::IntoFuture {
-        TellFuture { to: self.to, request: Some(self.request), envelope: None, deadline: None, timer: None }
+        TellFuture { to: self.to, request: Some(self.request), envelope: None, timer: None }
     }
 }
 
@@ -202,7 +205,6 @@ pin_project! {
         to: &'r Recipient<P>,
         request: Option<P>,
         envelope: Option<Envelope<P>>,
-        deadline: Option<Instant>,
         #[pin]
         timer: Option<Sleep>,
     }
@@ -224,8 +226,7 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
                 Err(TrySendError::Full(envelope)) => {
                     *this.envelope = Some(envelope);
                     if this.to.post().poll_room(cx).is_pending() {
-                        let deadline = *this.deadline.get_or_insert_with(|| Instant::now() + this.to.default_timeout());
-                        ready!(poll_deadline(this.timer.as_mut(), Some(deadline), cx));
+                        ready!(poll_timer(this.timer.as_mut(), this.to.default_timeout(), cx));
                         *this.envelope = None;
                         return Poll::Ready(Err(CallError::Timeout));
                     }

@@ -5,12 +5,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::chain::{Label, short_type_name};
 use crate::mailbox::{Mailbox, Signal};
 use crate::{Actor, ActorId, CallError};
 
 /// A live actor, erased over its type.
 pub(crate) trait Cell: Send + Sync + 'static {
     fn id(&self) -> ActorId;
+    /// How the actor is shown in a deadlock chain.
+    fn label(&self) -> Label;
     /// Asks the actor to stop after its current message; queued calls fail
     /// with `ActorStopped` at once.
     fn stop(&self);
@@ -25,6 +28,10 @@ pub(crate) trait Cell: Send + Sync + 'static {
 impl<A: Actor> Cell for Mailbox<A> {
     fn id(&self) -> ActorId {
         self.id
+    }
+
+    fn label(&self) -> Label {
+        Label { ty: short_type_name::<A>(), name: self.name.clone() }
     }
 
     fn stop(&self) {

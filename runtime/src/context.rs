@@ -9,6 +9,7 @@ use std::future::IntoFuture;
 use std::sync::{Arc, OnceLock};
 
 use crate::actor_ref::ActorRef;
+use crate::cell::Cell;
 use crate::chain::ChainLink;
 use crate::letter::{Origin, Resume};
 use crate::mailbox::Mailbox;
@@ -20,9 +21,7 @@ tokio::task_local! {
 
 /// The message being handled, erased over the actor's type.
 pub(crate) struct Current {
-    actor: Arc<dyn std::any::Any + Send + Sync>,
-    id: ActorId,
-    label: crate::chain::Label,
+    actor: Arc<dyn Cell>,
     origin: Origin,
     /// Whether the actor waits for calls made here (false on the side task
     /// of a reentrant call).
@@ -33,8 +32,7 @@ pub(crate) struct Current {
 
 impl Current {
     pub(crate) fn new<A: Actor>(cell: Arc<Mailbox<A>>, origin: Origin) -> Self {
-        let (id, label) = (cell.id, cell.label.clone());
-        Current { actor: cell, id, label, origin, waits: true, link: OnceLock::new() }
+        Current { actor: cell, origin, waits: true, link: OnceLock::new() }
     }
 
     /// The origin of a call made now from this handler, which will wait for
@@ -44,15 +42,16 @@ impl Current {
             return self.detached_call();
         }
         let link = self.link.get_or_init(|| {
-            Arc::new(ChainLink { id: self.id, label: self.label.clone(), parent: self.origin.chain.clone() })
+            let (id, label) = (self.actor.id(), self.actor.label());
+            Arc::new(ChainLink { id, label, parent: self.origin.chain.clone() })
         });
-        Origin { sender: Some(self.id), chain: Some(link.clone()), deadline: None }
+        Origin { sender: Some(self.actor.id()), chain: Some(link.clone()), deadline: None }
     }
 
     /// The origin of a call whose continuation runs later (reentrant): the
     /// actor is not waiting, so it stays out of the chain.
     fn detached_call(&self) -> Origin {
-        Origin { sender: Some(self.id), chain: self.origin.chain.clone(), deadline: None }
+        Origin { sender: Some(self.actor.id()), chain: self.origin.chain.clone(), deadline: None }
     }
 }
 
@@ -87,7 +86,7 @@ impl<A: Actor> Context<A> {
     /// another type.
     pub fn try_current() -> Option<Self> {
         let actor = CURRENT.try_with(|current| current.actor.clone()).ok()?;
-        let cell = actor.downcast::<Mailbox<A>>().ok()?;
+        let cell = actor.as_any().downcast::<Mailbox<A>>().ok()?;
         Some(Context { cell })
     }
 

@@ -5,28 +5,24 @@
 //! the request type. In-process calls move the request value; nothing is
 //! serialized.
 
-use std::future::{self, Future};
+use std::future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use crate::chain::{ChainLink, short_type_name};
 use crate::context::{CURRENT, Current};
 use crate::dead_letters::DeadLetters;
 use crate::error::panic_message;
+use crate::handling::Handling;
 use crate::mailbox::Mailbox;
 use crate::protocol::{Dispatch, Protocol};
+use crate::reply::{Expire, ReplySlot};
 use crate::{Actor, ActorId, CallError};
 
 /// A letter in actor `A`'s mailbox.
 pub(crate) type Letter<A> = Box<dyn Deliver<A>>;
-
-/// The future that handles one letter, borrowing the actor.
-pub(crate) type Handling<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
 /// How handling a letter ended.
 pub(crate) enum Outcome {
@@ -38,24 +34,36 @@ pub(crate) enum Outcome {
 
 /// A type-erased letter for actor `A`.
 pub(crate) trait Deliver<A: Actor>: Send {
-    /// Runs the handler on `actor`, replying to the caller if there is one.
-    fn deliver<'a>(self: Box<Self>, actor: &'a mut A, cell: &Arc<Mailbox<A>>) -> Handling<'a>;
+    /// Puts the handler of this letter into `handling`, running it on `actor`
+    /// and replying to the caller if there is one. See [`Handling`] for why
+    /// the borrow of the actor is `'static`.
+    fn deliver(self: Box<Self>, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>);
     /// Fails the letter without running it: its caller, if any, gets
     /// `error`; a one-way message becomes a dead letter.
     fn reject(self: Box<Self>, error: CallError, dead_letters: &DeadLetters);
+    /// The tick after which a call's caller no longer waits; `None` for
+    /// one-way messages.
+    fn deadline(&self) -> Option<u64> {
+        None
+    }
+    /// A handle that fails the caller with `Timeout`, for calls.
+    fn expiry(&self) -> Option<Arc<dyn Expire>> {
+        None
+    }
 }
 
 /// Where a message comes from: the sender, the chain of waiting actors, and
-/// the deadline after which it must not run.
+/// the deadline (a tick of the target system's clock, see
+/// [`deadline`](crate::deadline)) after which it must not run.
 #[derive(Default, Clone)]
 pub(crate) struct Origin {
     pub(crate) sender: Option<ActorId>,
     pub(crate) chain: Option<Arc<ChainLink>>,
-    pub(crate) deadline: Option<Instant>,
+    pub(crate) deadline: Option<u64>,
 }
 
-/// The sending half of a call's reply slot.
-pub(crate) type ReplyTo<P> = oneshot::Sender<Result<<P as Protocol>::Response, CallError>>;
+/// Where a call's response goes.
+pub(crate) type ReplyTo<P> = Arc<ReplySlot<<P as Protocol>::Response>>;
 
 /// A request with its reply slot (a call) or without (a one-way send).
 pub(crate) struct Envelope<P: Protocol> {
@@ -67,49 +75,55 @@ pub(crate) struct Envelope<P: Protocol> {
 impl<P: Protocol> Envelope<P> {
     /// Whether nobody can use the result any more: the caller gave up or the
     /// deadline passed. Such a request is not executed.
-    fn expired(&self) -> bool {
-        match &self.reply {
-            Some(reply) if reply.is_closed() => true,
-            _ => self.origin.deadline.is_some_and(|d| d <= Instant::now()),
+    fn expired<A: Actor>(&self, cell: &Mailbox<A>) -> bool {
+        match (&self.reply, self.origin.deadline) {
+            (Some(reply), _) if reply.is_closed() => true,
+            (_, Some(deadline)) => cell.system.deadlines.expired(deadline),
+            _ => false,
         }
     }
 }
 
 impl<A: Actor, P: Dispatch<A>> Deliver<A> for Envelope<P> {
-    fn deliver<'a>(self: Box<Self>, actor: &'a mut A, cell: &Arc<Mailbox<A>>) -> Handling<'a> {
-        if self.expired() {
+    fn deliver(self: Box<Self>, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
+        if self.expired(cell) {
             self.reject(CallError::Timeout, &cell.system.dead_letters);
-            return Box::pin(future::ready(Outcome::Done));
+            return handling.start(future::ready(Outcome::Done));
         }
         let Envelope { request, reply, origin } = *self;
         let current = Current::new(cell.clone(), origin);
-        Box::pin(CURRENT.scope(current, async move {
+        handling.start(CURRENT.scope(current, async move {
             match AssertUnwindSafe(request.dispatch(actor)).catch_unwind().await {
                 Ok(response) => {
                     if let Some(reply) = reply {
-                        // The caller may have stopped waiting: nothing to do then.
-                        let _ = reply.send(Ok(response));
+                        reply.fill(Ok(response));
                     }
                     Outcome::Done
                 }
                 Err(payload) => {
                     let reason = panic_message(&*payload);
                     if let Some(reply) = reply {
-                        let _ = reply.send(Err(CallError::ActorFailed { reason: reason.clone() }));
+                        reply.fill(Err(CallError::ActorFailed { reason: reason.clone() }));
                     }
                     Outcome::Panicked(reason)
                 }
             }
-        }))
+        }));
     }
 
     fn reject(self: Box<Self>, error: CallError, dead_letters: &DeadLetters) {
         match self.reply {
-            Some(reply) => {
-                let _ = reply.send(Err(error));
-            }
+            Some(reply) => reply.fill(Err(error)),
             None => dead_letters.record(P::SERVICE, self.request.method().name, &error),
         }
+    }
+
+    fn deadline(&self) -> Option<u64> {
+        self.reply.as_ref().and(self.origin.deadline)
+    }
+
+    fn expiry(&self) -> Option<Arc<dyn Expire>> {
+        self.reply.clone().map(|reply| reply as Arc<dyn Expire>)
     }
 }
 
@@ -127,7 +141,7 @@ where
     T: Send + 'static,
     K: FnOnce(&mut A, T) + Send + 'static,
 {
-    fn deliver<'a>(self: Box<Self>, actor: &'a mut A, cell: &Arc<Mailbox<A>>) -> Handling<'a> {
+    fn deliver(self: Box<Self>, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
         let Resume { output, continuation, origin } = *self;
         let current = Current::new(cell.clone(), origin);
         let outcome = CURRENT.sync_scope(current, || {
@@ -136,7 +150,7 @@ where
                 Err(payload) => Outcome::Panicked(panic_message(&*payload)),
             }
         });
-        Box::pin(future::ready(outcome))
+        handling.start(future::ready(outcome));
     }
 
     fn reject(self: Box<Self>, error: CallError, dead_letters: &DeadLetters) {

@@ -13,6 +13,7 @@ use futures_util::FutureExt;
 
 use crate::context::{CURRENT, Current};
 use crate::error::panic_message;
+use crate::handling::Handling;
 use crate::letter::{Origin, Outcome};
 use crate::mailbox::{Mailbox, Next, Signal};
 use crate::{Actor, CallError, Context};
@@ -52,11 +53,17 @@ pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>) {
 
 /// Handles messages, one at a time, until asked to stop or a handler panics.
 async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
+    // SAFETY: `handling` lives inside this call, so the actor outlives it,
+    // and the actor is not touched here except through it.
+    let mut handling = unsafe { Handling::new(actor) };
     while let Some(next) = poll_fn(|cx| cell.poll_next(cx)).await {
         match next {
             Next::Signal(Signal::Stop) => return Exit::Stopped,
             Next::Letter(letter) => {
-                if let Outcome::Panicked(reason) = letter.deliver(actor, cell).await {
+                // SAFETY: the previous handler future has finished (`finish`
+                // returned), so the last reference to the actor is dead.
+                letter.deliver(unsafe { handling.actor() }, cell, &mut handling);
+                if let Outcome::Panicked(reason) = handling.finish().await {
                     return Exit::Failed(reason);
                 }
             }

@@ -10,8 +10,8 @@ use dashmap::mapref::entry::Entry;
 use tokio::runtime::Handle;
 
 use crate::cell::Cell;
-use crate::chain::{Label, short_type_name};
 use crate::dead_letters::DeadLetters;
+use crate::deadline::Deadlines;
 use crate::exports::Exports;
 use crate::mailbox::Mailbox;
 use crate::{Actor, ActorId, ActorRef, SpawnError};
@@ -35,6 +35,7 @@ pub(crate) struct SystemShared {
     pub(crate) id: u64,
     pub(crate) config: Config,
     pub(crate) dead_letters: DeadLetters,
+    pub(crate) deadlines: Arc<Deadlines>,
     pub(crate) exports: Exports,
     next_seq: AtomicU64,
     roots: DashMap<u64, Arc<dyn Cell>>,
@@ -49,7 +50,7 @@ impl SystemShared {
         if cell.parent.is_none() {
             self.roots.remove(&cell.id.seq);
         }
-        if let Some(name) = &cell.label.name {
+        if let Some(name) = &cell.name {
             self.names.remove_if(name, |_, named| named.id() == cell.id);
         }
         self.exports.forget(cell.id.seq);
@@ -145,6 +146,7 @@ impl SystemBuilder {
             id,
             config: self.config,
             dead_letters: DeadLetters::default(),
+            deadlines: Arc::default(),
             exports: Exports::default(),
             next_seq: AtomicU64::new(1),
             roots: DashMap::new(),
@@ -284,9 +286,8 @@ impl System {
     fn new_cell<A: Actor>(&self, parent: Option<Arc<dyn Cell>>, name: Option<Arc<str>>) -> Arc<Mailbox<A>> {
         let shared = &self.shared;
         let id = ActorId { node: shared.id, seq: shared.next_seq.fetch_add(1, Ordering::Relaxed) };
-        let label = Label { ty: short_type_name::<A>(), name };
         let capacity = A::MAILBOX.capacity(shared.config.mailbox_capacity);
-        Arc::new(Mailbox::new(id, label, shared.clone(), parent, capacity))
+        Mailbox::new(id, name, shared.clone(), parent, capacity)
     }
 
     pub(crate) fn spawn_task<F>(&self, task: F)

@@ -1,23 +1,24 @@
 //! A compile-time check that a message's types can cross the wire.
 //!
-//! `#[courier::actor]` (unless `local`) writes each argument and result type
-//! `T` in the request and response enums as
-//! `<T as Checked<{ <T as Wire>::WIRE }>>::Type`, which is `T` itself. When
-//! `T` cannot be serialized the const argument fails to compile, so the user
-//! gets one error at their own type that names it and says how to fix it
-//! ([`Wire`]'s `on_unimplemented`). The failed const then makes the field's
-//! type an error, and the compiler stays quiet about the same type inside
-//! rkyv's derives instead of repeating the failure there a dozen times.
+//! `#[courier::actor]` (unless `local`) marks each argument and result field
+//! `T` of the request and response enums
+//! `#[rkyv(with = Checked<{ <T as Wire>::WIRE }>)]`. When `T` cannot be
+//! serialized the const argument fails to compile, so the user gets one
+//! error at their own type that names it and says how to fix it ([`Wire`]'s
+//! `on_unimplemented`). The failed const then makes the wrapper type an
+//! error, and the compiler stays quiet about the field inside rkyv's derives
+//! instead of repeating the failure there a dozen times.
 //!
 //! The bounds of [`Wire`] are what rkyv's high-level API (`to_bytes`,
 //! `from_bytes` with `rancor::Error`) asks of a value.
 
 use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
-use rkyv::rancor::Error;
+use rkyv::rancor::{Error, Fallible};
 use rkyv::ser::allocator::ArenaHandle;
 use rkyv::util::AlignedVec;
-use rkyv::{Archive, Deserialize, Serialize};
+use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
+use rkyv::{Archive, Deserialize, Place, Serialize};
 
 /// A type that can travel in a message: rkyv serializes it, checks its
 /// archived bytes and deserializes it back.
@@ -43,12 +44,32 @@ where
 {
 }
 
-/// `T` itself, once `WIRE` has compiled: see the module docs.
-pub trait Checked<const WIRE: bool> {
-    /// `Self`.
-    type Type: ?Sized;
+/// The rkyv `with` wrapper of every field of the generated enums:
+/// `#[rkyv(with = Checked<{ <T as Wire>::WIRE }>)]` archives, serializes
+/// and deserializes a `T` field just as `T` itself does, once `WIRE` has
+/// compiled. The field keeps its own type, so the enums read as written.
+pub struct Checked<const WIRE: bool>;
+
+impl<T: Archive> ArchiveWith<T> for Checked<true> {
+    type Archived = T::Archived;
+    type Resolver = T::Resolver;
+
+    fn resolve_with(field: &T, resolver: Self::Resolver, out: Place<Self::Archived>) {
+        field.resolve(resolver, out);
+    }
 }
 
-impl<T: ?Sized> Checked<true> for T {
-    type Type = T;
+impl<T: Serialize<S>, S: Fallible + ?Sized> SerializeWith<T, S> for Checked<true> {
+    fn serialize_with(field: &T, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
+        field.serialize(serializer)
+    }
+}
+
+impl<T: Archive, D: Fallible + ?Sized> DeserializeWith<T::Archived, T, D> for Checked<true>
+where
+    T::Archived: Deserialize<T, D>,
+{
+    fn deserialize_with(field: &T::Archived, deserializer: &mut D) -> Result<T, D::Error> {
+        field.deserialize(deserializer)
+    }
 }

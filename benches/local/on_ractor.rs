@@ -1,0 +1,89 @@
+//! ractor 0.16: one message enum, `cast` (its mailbox is unbounded, `cast`
+//! never waits) and `call!` with an `RpcReplyPort`.
+
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use crate::common::{self, Spawned};
+
+struct Counter;
+
+enum Msg {
+    Bump(u64),
+    Add(u64, RpcReplyPort<u64>),
+}
+
+impl Actor for Counter {
+    type Msg = Msg;
+    type State = u64;
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<Msg>, _: ()) -> Result<u64, ActorProcessingErr> {
+        common::started();
+        Ok(0)
+    }
+
+    async fn handle(&self, _: ActorRef<Msg>, msg: Msg, n: &mut u64) -> Result<(), ActorProcessingErr> {
+        match msg {
+            Msg::Bump(by) => *n += by,
+            Msg::Add(by, reply) => {
+                *n += by;
+                let _ = reply.send(*n);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn spawn_one() -> ActorRef<Msg> {
+    let (actor, _join) = Actor::spawn(None, Counter, ()).await.expect("ractor spawn");
+    actor
+}
+
+async fn add(actor: &ActorRef<Msg>, by: u64) -> u64 {
+    ractor::call!(actor, Msg::Add, by).expect("ractor call")
+}
+
+pub fn tell(n: u64) -> Duration {
+    common::on_tokio(async move {
+        let counter = spawn_one().await;
+        for _ in 0..common::warmup(n) {
+            add(&counter, 0).await;
+        }
+        let (elapsed, total) = common::timed(async {
+            for _ in 0..n {
+                counter.cast(Msg::Bump(1)).expect("ractor cast");
+            }
+            add(&counter, 0).await
+        })
+        .await;
+        assert_eq!(total, n, "ractor counted every message");
+        counter.stop(None);
+        elapsed
+    })
+}
+
+pub fn call(n: u64) -> Duration {
+    common::on_tokio(async move {
+        let counter = spawn_one().await;
+        for _ in 0..common::warmup(n) {
+            add(&counter, 0).await;
+        }
+        let (elapsed, last) = common::timed(async {
+            let mut last = 0;
+            for _ in 0..n {
+                last = add(&counter, 1).await;
+            }
+            last
+        })
+        .await;
+        assert_eq!(last, n, "ractor answered every call");
+        counter.stop(None);
+        elapsed
+    })
+}
+
+pub fn spawn(n: usize) -> Spawned {
+    common::on_tokio(common::measure_spawn(n, spawn_one))
+}

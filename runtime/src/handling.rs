@@ -1,0 +1,76 @@
+//! The handler future of the message being handled, in one reusable box.
+//!
+//! A mailbox holds letters of several services, so each letter builds its
+//! handler future behind `dyn Future`. Boxing that future anew for every
+//! message costs an allocation per message; instead each actor keeps one box
+//! ([`ReusableBoxFuture`]) and refills it, reallocating only when a future
+//! of another size comes along. An actor that never got a message has no box.
+//!
+//! The futures borrow the actor mutably, and one box serves every message,
+//! so the borrow is widened to `'static` here and nowhere else. That is
+//! sound because of how [`Handling`] is used by the actor's task (see
+//! `run::serve`):
+//! - the actor outlives the `Handling`, which is dropped before `serve`
+//!   returns, and on cancellation is dropped before the actor (it lives in an
+//!   inner frame);
+//! - the actor is reached only through the future in the box while one is
+//!   running, and a new future is built only after the last one finished.
+
+use std::future::{Future, poll_fn};
+use std::ptr::NonNull;
+use std::task::Poll;
+
+use tokio_util::sync::ReusableBoxFuture;
+
+use crate::letter::Outcome;
+
+pub(crate) struct Handling<A> {
+    actor: NonNull<A>,
+    future: Option<ReusableBoxFuture<'static, Outcome>>,
+}
+
+// SAFETY: a `Handling` stands for the exclusive borrow of an `A` it was made
+// from; sending it is sending that borrow, which is `Send` when `A` is.
+unsafe impl<A: Send> Send for Handling<A> {}
+
+impl<A> Handling<A> {
+    /// # Safety
+    ///
+    /// `actor` must outlive the returned value and be reached only through
+    /// it while it lives (the contract in the module docs).
+    pub(crate) unsafe fn new(actor: &mut A) -> Self {
+        Handling { actor: NonNull::from(actor), future: None }
+    }
+
+    /// The actor, for building the next handler future.
+    ///
+    /// # Safety
+    ///
+    /// The reference from the previous call must be dead: the future built
+    /// from it has finished, or was never put in the box.
+    pub(crate) unsafe fn actor(&mut self) -> &'static mut A {
+        // SAFETY: by `new`'s contract the actor outlives `self`, and by this
+        // function's contract no other reference to it is in use.
+        unsafe { self.actor.as_mut() }
+    }
+
+    /// Puts the next handler future in the box.
+    pub(crate) fn start<F>(&mut self, future: F)
+    where
+        F: Future<Output = Outcome> + Send + 'static,
+    {
+        match &mut self.future {
+            Some(boxed) => boxed.set(future),
+            None => self.future = Some(ReusableBoxFuture::new(future)),
+        }
+    }
+
+    /// Drives the future in the box to its end.
+    pub(crate) async fn finish(&mut self) -> Outcome {
+        poll_fn(|cx| match &mut self.future {
+            Some(future) => future.poll(cx),
+            None => Poll::Ready(Outcome::Done),
+        })
+        .await
+    }
+}
