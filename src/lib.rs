@@ -109,6 +109,7 @@
 //! awaits a call without blocking the mailbox and runs a continuation on the
 //! actor afterwards.
 
+#[doc = include_str!("docs/actor.md")]
 pub use courier_macros::actor;
 pub use courier_runtime::{
     Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Context, Dispatch, MailboxSize, Method, Protocol,

@@ -2,7 +2,8 @@
 
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
-use syn::spanned::Spanned;
+
+use crate::errors::Errors;
 
 /// What `#[actor(...)]` was asked for.
 pub(crate) struct Options {
@@ -14,37 +15,48 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    pub(crate) fn parse(args: TokenStream) -> syn::Result<Options> {
+    /// Reads the arguments; a mistake is reported and the argument left at
+    /// its default, so the service still expands.
+    pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
         let mut options = Options { local: false, krate: syn::parse_quote!(::courier) };
-        let mut errors: Option<syn::Error> = None;
+        let (mut local, mut krate) = (false, false);
         let parser = syn::meta::parser(|meta| {
-            if meta.path.is_ident("local") {
+            let seen = if meta.path.is_ident("local") {
                 options.local = true;
-                Ok(())
+                &mut local
             } else if meta.path.is_ident("crate") {
-                options.krate = meta.value()?.parse()?;
-                Ok(())
+                options.krate = meta.value()?.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`crate = ..` takes the path of the courier facade: `crate = ::my_courier`",
+                    )
+                })?;
+                &mut krate
             } else {
-                let name = meta.path.get_ident().map_or_else(|| "this path".to_owned(), |i| format!("`{i}`"));
-                let error = syn::Error::new(
-                    meta.path.span(),
+                let name = match meta.path.get_ident() {
+                    Some(ident) => format!("`{ident}`"),
+                    None => "this path".to_owned(),
+                };
+                errors.spanned(
+                    &meta.path,
                     format!("unknown `#[actor]` argument {name}; expected `local` or `crate = path`"),
                 );
-                match &mut errors {
-                    Some(errors) => errors.combine(error),
-                    None => errors = Some(error),
-                }
                 // Skip a value, if any, and go on to report other arguments.
                 if meta.input.peek(syn::Token![=]) {
                     let _: syn::Expr = meta.value()?.parse()?;
+                } else if meta.input.peek(syn::token::Paren) {
+                    let _: proc_macro2::TokenTree = meta.input.parse()?;
                 }
-                Ok(())
+                return Ok(());
+            };
+            if std::mem::replace(seen, true) {
+                errors.spanned(&meta.path, "this `#[actor]` argument is given twice");
             }
+            Ok(())
         });
-        parser.parse2(args)?;
-        match errors {
-            Some(errors) => Err(errors),
-            None => Ok(options),
+        if let Err(error) = parser.parse2(args) {
+            errors.push(error);
         }
+        options
     }
 }

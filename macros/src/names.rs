@@ -1,6 +1,7 @@
 //! Names of generated items, derived from the user's names.
 
 use proc_macro2::{Ident, Span};
+use syn::ext::IdentExt;
 
 /// `get_count` -> `GetCount`, at the method's span.
 pub(crate) fn variant(method: &Ident) -> Ident {
@@ -26,14 +27,20 @@ pub(crate) fn variant(method: &Ident) -> Ident {
 
 /// `Counter` + `Ref` -> `CounterRef`, at the trait's span.
 pub(crate) fn suffixed(service: &Ident, suffix: &str) -> Ident {
-    Ident::new(&format!("{service}{suffix}"), service.span())
+    Ident::new(&format!("{}{suffix}", service.unraw()), service.span())
 }
 
-/// `add` -> `ADD`: the method id constant's name.
+/// The name as text, for ids and fingerprints: `r#type` -> `type`.
+pub(crate) fn text(ident: &Ident) -> String {
+    ident.unraw().to_string()
+}
+
+/// `add` -> `ADD_ID`: the method id constant's name. The `_ID` keeps it apart
+/// from the variants, which have no `_`: `a` is the variant `A`.
 pub(crate) fn constant(method: &Ident) -> Ident {
     let text = method.to_string();
     let text = text.strip_prefix("r#").unwrap_or(&text);
-    Ident::new(&text.to_uppercase(), method.span())
+    Ident::new(&format!("{}_ID", text.to_uppercase()), method.span())
 }
 
 /// A local name of the generated code's own, which user names cannot clash with.
@@ -52,5 +59,26 @@ mod tests {
         assert_eq!(v("get_count"), "GetCount");
         assert_eq!(v("r#type"), "Type");
         assert_eq!(v("_private"), "Private");
+        assert_eq!(v("a"), "A");
+        assert_eq!(v("x_1"), "X1");
+    }
+
+    #[test]
+    fn raw_identifiers_lose_their_prefix() {
+        let ident = syn::parse_str::<Ident>("r#type").expect("an identifier");
+        assert_eq!(suffixed(&ident, "Ref").to_string(), "typeRef");
+        assert_eq!(text(&ident), "type");
+    }
+
+    #[test]
+    fn constants_never_clash_with_variants() {
+        let c = |s: &str| constant(&syn::parse_str::<Ident>(s).expect("an identifier")).to_string();
+        assert_eq!(c("add"), "ADD_ID");
+        assert_eq!(c("get_count"), "GET_COUNT_ID");
+        assert_eq!(c("r#type"), "TYPE_ID");
+        for method in ["a", "x1", "get", "a_b"] {
+            let method = syn::parse_str::<Ident>(method).expect("an identifier");
+            assert_ne!(constant(&method), variant(&method));
+        }
     }
 }

@@ -139,7 +139,7 @@ impl<A: Actor> Context<A> {
     /// Asks this actor to stop once the current message is handled. Calls
     /// still queued fail with `CallError::ActorStopped` at once.
     pub fn stop(&self) {
-        crate::cell::Cell::stop(&*self.cell);
+        Cell::stop(&*self.cell);
     }
 
     /// Reentrancy: awaits `future` without blocking the mailbox, then runs

@@ -9,8 +9,7 @@ use std::fmt;
 ///
 /// A handler's own error is never turned into a `CallError`: it reaches the
 /// caller as the `Ok` value of the call.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[non_exhaustive]
 pub enum CallError {
     /// The call's deadline passed before its reply arrived. An expired request
@@ -47,8 +46,7 @@ pub enum CallError {
 }
 
 /// The actors of a call cycle, in call order: `A -> B -> A`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct CallChain(pub Vec<String>);
 
 impl fmt::Display for CallChain {

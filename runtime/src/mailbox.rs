@@ -304,4 +304,3 @@ impl<A: Actor> Watched for Mailbox<A> {
         self.sweep_expired(now)
     }
 }
-

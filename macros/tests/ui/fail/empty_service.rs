@@ -1,0 +1,6 @@
+// A service with no methods has no messages to send.
+
+#[courier::actor]
+pub trait Nothing {}
+
+fn main() {}
