@@ -1,10 +1,10 @@
 //! Procedural macros of courier. Use them through the `courier` facade:
 //! `#[courier::actor]`.
 //!
-//! The macro works in three steps, each in its own module: [`attr`] reads the
-//! macro's arguments, [`model`] reads the trait into a checked model that
+//! The macro works in three steps, each in its own module: `attr` reads the
+//! macro's arguments, `model` reads the trait into a checked model that
 //! keeps the user's spans (collecting every error, not just the first), and
-//! [`expand`] writes the generated items.
+//! `expand` writes the generated items.
 //!
 //! A mistake never throws the user's trait away: the macro still emits it
 //! (and whatever it can generate) beside the errors, so one mistake gives one

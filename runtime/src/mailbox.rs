@@ -6,9 +6,10 @@
 //!   no new letters, and every letter still queued has been rejected: queued
 //!   calls fail with `ActorStopped` at once, even while the current message
 //!   is still being handled.
-//! - A sender that found the queue full parks its waker in `blocked`; every
-//!   freed slot wakes all parked senders, which then retry. Waking all keeps
-//!   a cancelled sender from swallowing the wake-up meant for a live one.
+//! - A sender that found the queue full parks its waker in `blocked`; once
+//!   the queue is down to half its capacity, all parked senders are woken and
+//!   retry. Waking all keeps a cancelled sender from swallowing the wake-up
+//!   meant for a live one.
 //! - Nothing allocates until the first message arrives.
 //! - While it holds calls (queued, or the one being handled), the mailbox is
 //!   registered with its system's deadline sweeper, which fails expired calls
@@ -177,7 +178,11 @@ impl<A: Actor> Mailbox<A> {
         }
         if let Some(letter) = state.user.pop_front() {
             state.current = letter.deadline().zip(letter.expiry());
-            let blocked = std::mem::take(&mut state.blocked);
+            // Senders waiting for room resume once half the queue is free,
+            // not at every freed slot: they then fill it in one go instead
+            // of trading the lock with the actor message by message.
+            let blocked =
+                if state.user.len() <= self.capacity / 2 { std::mem::take(&mut state.blocked) } else { Vec::new() };
             drop(state);
             blocked.into_iter().for_each(Waker::wake);
             return Poll::Ready(Some(Next::Letter(letter)));
