@@ -208,6 +208,22 @@ async fn a_call_times_out_and_its_request_is_not_executed_late() -> Result<(), C
 }
 
 #[tokio::test]
+async fn a_dropped_call_is_withdrawn_and_not_executed() -> Result<(), CallError> {
+    let system = System::new();
+    let counter: CounterRef = system.spawn(MyCounter::default()).into();
+    let busy = counter.clone();
+    let slow = tokio::spawn(async move { busy.slow_add(100).await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Queue `add(100)` behind the slow call, then give up on it.
+    let queued = tokio::time::timeout(Duration::from_millis(10), counter.add(100)).await;
+    assert!(queued.is_err(), "the call was still waiting when dropped");
+    assert_eq!(slow.await.expect("the slow call's task"), Ok(1));
+    assert_eq!(counter.get().await?, 1, "the withdrawn call did not run");
+    system.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_system_default_timeout_applies_to_every_call() {
     let system = System::builder().call_timeout(Duration::from_millis(30)).build();
     let counter: CounterRef = system.spawn(MyCounter::default()).into();
