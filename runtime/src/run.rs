@@ -2,8 +2,8 @@
 //!
 //! Order at the end: the mailbox closes (queued calls fail at once), the
 //! `stopping` hook runs, children stop and are awaited, the `stopped` hook
-//! runs, then the actor leaves its name, its parent and the system, and its
-//! watchers are released.
+//! runs, then the actor leaves its name, its parent and the system, and
+//! whoever waits for its end is woken.
 
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
@@ -38,8 +38,12 @@ pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>) {
     }
     cell.close(&CallError::ActorStopped);
     let _ = hook(&cell, actor.stopping(&ctx)).await;
-    for child in cell.take_children() {
+    // Stop every child first, then wait: they wind down side by side.
+    let children = cell.take_children();
+    for child in &children {
         child.stop();
+    }
+    for child in &children {
         child.terminated().await;
     }
     let _ = hook(&cell, actor.stopped(&ctx)).await;
