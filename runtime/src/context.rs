@@ -166,7 +166,7 @@ impl<A: Actor> Context<A> {
             let output = future.await;
             if let Some(cell) = cell.upgrade() {
                 let resume = Resume { output, continuation, origin };
-                cell.push_continuation(Box::new(resume));
+                cell.push_continuation(crate::letter::letter(resume));
             }
         }));
     }

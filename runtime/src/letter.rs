@@ -10,6 +10,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
+use smallbox::space::S16;
+use smallbox::{SmallBox, smallbox};
 
 use crate::chain::{ChainLink, short_type_name};
 use crate::context::{CURRENT, Current};
@@ -21,8 +23,22 @@ use crate::protocol::{Dispatch, Protocol};
 use crate::reply::{Expire, ReplySlot};
 use crate::{Actor, ActorId, CallError};
 
-/// A letter in actor `A`'s mailbox.
-pub(crate) type Letter<A> = Box<dyn Deliver<A>>;
+/// A letter in actor `A`'s mailbox, stored in the queue itself when it fits
+/// in 128 bytes (a request with a few arguments does), else boxed: a letter
+/// is made on the sender's thread and dropped on the actor's, and an
+/// allocation per message freed across threads costs more than the copy.
+pub(crate) type Letter<A> = SmallBox<dyn Deliver<A>, S16>;
+
+/// Seals a message into a letter for actor `A`.
+pub(crate) fn letter<A: Actor, M>(message: M) -> Letter<A>
+where
+    Sealed<M>: Deliver<A> + 'static,
+{
+    smallbox!(Sealed(Some(message)))
+}
+
+/// A message until it is delivered or rejected, then an empty shell.
+pub(crate) struct Sealed<M>(Option<M>);
 
 /// How handling a letter ended.
 pub(crate) enum Outcome {
@@ -36,11 +52,12 @@ pub(crate) enum Outcome {
 pub(crate) trait Deliver<A: Actor>: Send {
     /// Puts the handler of this letter into `handling`, running it on `actor`
     /// and replying to the caller if there is one. See [`Handling`] for why
-    /// the borrow of the actor is `'static`.
-    fn deliver(self: Box<Self>, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>);
+    /// the borrow of the actor is `'static`. Takes the message out: a second
+    /// call finds the letter empty and does nothing.
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>);
     /// Fails the letter without running it: its caller, if any, gets
     /// `error`; a one-way message becomes a dead letter.
-    fn reject(self: Box<Self>, error: CallError, dead_letters: &DeadLetters);
+    fn reject(&mut self, error: CallError, dead_letters: &DeadLetters);
     /// The tick after which a call's caller no longer waits; `None` for
     /// one-way messages.
     fn deadline(&self) -> Option<u64> {
@@ -84,13 +101,14 @@ impl<P: Protocol> Envelope<P> {
     }
 }
 
-impl<A: Actor, P: Dispatch<A>> Deliver<A> for Envelope<P> {
-    fn deliver(self: Box<Self>, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
-        if self.expired(cell) {
-            self.reject(CallError::Timeout, &cell.system.dead_letters);
+impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
+        let Some(envelope) = self.0.take() else { return handling.start(future::ready(Outcome::Done)) };
+        if envelope.expired(cell) {
+            Sealed(Some(envelope)).reject(CallError::Timeout, &cell.system.dead_letters);
             return handling.start(future::ready(Outcome::Done));
         }
-        let Envelope { request, reply, origin } = *self;
+        let Envelope { request, reply, origin } = envelope;
         let current = Current::new(cell.clone(), origin);
         handling.start(CURRENT.scope(current, async move {
             match AssertUnwindSafe(request.dispatch(actor)).catch_unwind().await {
@@ -111,19 +129,24 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Envelope<P> {
         }));
     }
 
-    fn reject(self: Box<Self>, error: CallError, dead_letters: &DeadLetters) {
-        match self.reply {
-            Some(reply) => reply.fill(Err(error)),
-            None => dead_letters.record(P::SERVICE, self.request.method().name, &error),
+    fn reject(&mut self, error: CallError, dead_letters: &DeadLetters) {
+        match self.0.take() {
+            Some(Envelope { reply: Some(reply), .. }) => reply.fill(Err(error)),
+            Some(Envelope { request, reply: None, .. }) => {
+                dead_letters.record(P::SERVICE, request.method().name, &error);
+            }
+            None => {}
         }
     }
 
     fn deadline(&self) -> Option<u64> {
-        self.reply.as_ref().and(self.origin.deadline)
+        let envelope = self.0.as_ref()?;
+        envelope.reply.as_ref().and(envelope.origin.deadline)
     }
 
     fn expiry(&self) -> Option<Arc<dyn Expire>> {
-        self.reply.clone().map(|reply| reply as Arc<dyn Expire>)
+        let reply = self.0.as_ref()?.reply.clone()?;
+        Some(reply)
     }
 }
 
@@ -135,14 +158,16 @@ pub(crate) struct Resume<T, K> {
     pub(crate) origin: Origin,
 }
 
-impl<A, T, K> Deliver<A> for Resume<T, K>
+impl<A, T, K> Deliver<A> for Sealed<Resume<T, K>>
 where
     A: Actor,
     T: Send + 'static,
     K: FnOnce(&mut A, T) + Send + 'static,
 {
-    fn deliver(self: Box<Self>, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
-        let Resume { output, continuation, origin } = *self;
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
+        let Some(Resume { output, continuation, origin }) = self.0.take() else {
+            return handling.start(future::ready(Outcome::Done));
+        };
         let current = Current::new(cell.clone(), origin);
         let outcome = CURRENT.sync_scope(current, || {
             match std::panic::catch_unwind(AssertUnwindSafe(|| continuation(actor, output))) {
@@ -153,7 +178,9 @@ where
         handling.start(future::ready(outcome));
     }
 
-    fn reject(self: Box<Self>, error: CallError, dead_letters: &DeadLetters) {
-        dead_letters.record(short_type_name::<A>(), "continuation", &error);
+    fn reject(&mut self, error: CallError, dead_letters: &DeadLetters) {
+        if self.0.take().is_some() {
+            dead_letters.record(short_type_name::<A>(), "continuation", &error);
+        }
     }
 }

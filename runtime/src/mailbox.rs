@@ -1,7 +1,16 @@
 //! An actor's mailbox: a bounded user queue and a system queue.
 //!
+//! Senders and the actor's task run on different threads, so they do not
+//! share a lock per message: senders push into the `inbox`, and the actor
+//! moves everything queued there into its `batch` in one go, then takes
+//! letters from the batch one by one under a lock of its own that nobody
+//! else takes on the hot path (only closing and the deadline sweeper do,
+//! always after the inbox lock).
+//!
 //! Invariants:
-//! - The system queue is always drained before the user queue.
+//! - The system queue is always drained before the user queue: a pending
+//!   signal is flagged in `signalled`, checked before every letter.
+//! - The capacity bounds the letters in the inbox and the batch together.
 //! - Once closed (the actor was asked to stop, or failed), the mailbox takes
 //!   no new letters, and every letter still queued has been rejected: queued
 //!   calls fail with `ActorStopped` at once, even while the current message
@@ -16,7 +25,7 @@
 //!   (see [`deadline`](crate::deadline)).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -57,12 +66,20 @@ pub(crate) struct Mailbox<A: Actor> {
     /// This mailbox, for registering with the deadline sweeper.
     me: Weak<Mailbox<A>>,
     capacity: usize,
-    state: Mutex<State<A>>,
+    inbox: Mutex<Inbox<A>>,
+    batch: Mutex<Batch<A>>,
+    /// How many letters `batch` holds, for senders' capacity checks.
+    batched: AtomicUsize,
+    /// Whether the inbox holds a signal.
+    signalled: AtomicBool,
+    /// Whether senders are parked in `inbox.blocked`.
+    has_blocked: AtomicBool,
     terminated: AtomicBool,
     on_terminated: Notify,
 }
 
-struct State<A: Actor> {
+/// What senders touch.
+struct Inbox<A: Actor> {
     user: VecDeque<Letter<A>>,
     system: VecDeque<Signal>,
     receiver: Option<Waker>,
@@ -70,10 +87,21 @@ struct State<A: Actor> {
     open: bool,
     /// Whether the deadline sweeper watches this mailbox.
     watched: bool,
-    /// The call being handled: its deadline and a way to fail its caller.
-    current: Option<(u64, Arc<dyn Expire>)>,
     #[expect(clippy::box_collection, reason = "8 bytes per idle actor instead of a 48-byte empty map")]
     children: Option<Box<HashMap<u64, Arc<dyn Cell>>>>,
+}
+
+/// What the actor's task touches.
+struct Batch<A: Actor> {
+    letters: VecDeque<Letter<A>>,
+    /// The call being handled: its deadline and a way to fail its caller.
+    current: Option<(u64, Arc<dyn Expire>)>,
+}
+
+/// A poisoned lock still guards consistent state: no user code runs under
+/// these locks, and each update is complete before anything can panic.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<A: Actor> Mailbox<A> {
@@ -91,25 +119,33 @@ impl<A: Actor> Mailbox<A> {
             parent,
             me: me.clone(),
             capacity,
-            state: Mutex::new(State {
+            inbox: Mutex::new(Inbox {
                 user: VecDeque::new(),
                 system: VecDeque::new(),
                 receiver: None,
                 blocked: Vec::new(),
                 open: true,
                 watched: false,
-                current: None,
                 children: None,
             }),
+            batch: Mutex::new(Batch { letters: VecDeque::new(), current: None }),
+            batched: AtomicUsize::new(0),
+            signalled: AtomicBool::new(false),
+            has_blocked: AtomicBool::new(false),
             terminated: AtomicBool::new(false),
             on_terminated: Notify::new(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<A>> {
-        // A panic never happens while the lock is held (no user code runs
-        // under it), so a poisoned lock still guards consistent state.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn inbox(&self) -> MutexGuard<'_, Inbox<A>> {
+        lock(&self.inbox)
+    }
+
+    /// Whether the user queue, inbox and batch together, is at capacity.
+    fn full(&self, inbox: &Inbox<A>) -> bool {
+        // SeqCst pairs with the actor's decrement and `has_blocked` load in
+        // `taken`: a sender that still sees the slot taken is seen blocked.
+        inbox.user.len().saturating_add(self.batched.load(Ordering::SeqCst)) >= self.capacity
     }
 
     /// Queues `message` if there is room, boxing it into a letter only once
@@ -120,18 +156,18 @@ impl<A: Actor> Mailbox<A> {
         message: T,
         into_letter: impl FnOnce(T) -> Letter<A>,
     ) -> Result<(), (Refused, T)> {
-        let mut state = self.lock();
-        if !state.open {
+        let mut inbox = self.inbox();
+        if !inbox.open {
             return Err((Refused::Closed, message));
         }
-        if bounded && state.user.len() >= self.capacity {
+        if bounded && self.full(&inbox) {
             return Err((Refused::Full, message));
         }
         let letter = into_letter(message);
-        let watch = letter.deadline().is_some() && !std::mem::replace(&mut state.watched, true);
-        state.user.push_back(letter);
-        let receiver = state.receiver.take();
-        drop(state);
+        let watch = letter.deadline().is_some() && !std::mem::replace(&mut inbox.watched, true);
+        inbox.user.push_back(letter);
+        let receiver = inbox.receiver.take();
+        drop(inbox);
         if let Some(waker) = receiver {
             waker.wake();
         }
@@ -152,57 +188,126 @@ impl<A: Actor> Mailbox<A> {
     /// Queues a reentrant call's continuation, past the capacity limit (the
     /// actor asked for it); a stopped actor's continuation is a dead letter.
     pub(crate) fn push_continuation(&self, letter: Letter<A>) {
-        if let Err((_, letter)) = self.try_push(false, letter, |letter| letter) {
+        if let Err((_, mut letter)) = self.try_push(false, letter, |letter| letter) {
             letter.reject(CallError::ActorStopped, &self.system.dead_letters);
         }
     }
 
     /// Ready once the user queue has room or the mailbox is closed.
     pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.lock();
-        if !state.open || state.user.len() < self.capacity {
+        let mut inbox = self.inbox();
+        if !inbox.open {
             return Poll::Ready(());
         }
-        if !state.blocked.iter().any(|w| w.will_wake(cx.waker())) {
-            state.blocked.push(cx.waker().clone());
+        if !inbox.blocked.iter().any(|w| w.will_wake(cx.waker())) {
+            inbox.blocked.push(cx.waker().clone());
         }
-        Poll::Pending
+        // Parked first, checked second: the actor frees a slot first and
+        // looks for parked senders second, so one of the two sees the other
+        // (both sides use SeqCst).
+        self.has_blocked.store(true, Ordering::SeqCst);
+        if self.full(&inbox) { Poll::Pending } else { Poll::Ready(()) }
     }
 
     /// The next signal or letter, signals first. `None` once the mailbox is
     /// closed and empty.
     pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Next<A>>> {
-        let mut state = self.lock();
-        if let Some(signal) = state.system.pop_front() {
-            return Poll::Ready(Some(Next::Signal(signal)));
+        loop {
+            if self.signalled.load(Ordering::Acquire) {
+                if let Some(signal) = self.next_signal() {
+                    return Poll::Ready(Some(Next::Signal(signal)));
+                }
+            }
+            // `batched` is only ever raised by this task, so zero means empty.
+            if self.batched.load(Ordering::Relaxed) > 0 {
+                // The batch lock is released at the end of this statement,
+                // before `taken` takes the inbox lock (the order is inbox,
+                // then batch, everywhere).
+                let letter = self.take_batched(&mut lock(&self.batch));
+                if let Some(letter) = letter {
+                    self.taken();
+                    return Poll::Ready(Some(Next::Letter(letter)));
+                }
+            }
+            // The batch is empty: move the inbox over, or wait for it.
+            let mut inbox = self.inbox();
+            if let Some(signal) = inbox.system.pop_front() {
+                self.signalled.store(!inbox.system.is_empty(), Ordering::Release);
+                return Poll::Ready(Some(Next::Signal(signal)));
+            }
+            if inbox.user.is_empty() {
+                if !inbox.open {
+                    return Poll::Ready(None);
+                }
+                shrink_idle(&mut inbox.user);
+                // Nothing is queued, so nobody needs to wait for room.
+                let blocked = std::mem::take(&mut inbox.blocked);
+                match &inbox.receiver {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => inbox.receiver = Some(cx.waker().clone()),
+                }
+                if !blocked.is_empty() {
+                    self.has_blocked.store(false, Ordering::SeqCst);
+                    drop(inbox);
+                    blocked.into_iter().for_each(Waker::wake);
+                }
+                return Poll::Pending;
+            }
+            let mut batch = lock(&self.batch);
+            std::mem::swap(&mut batch.letters, &mut inbox.user);
+            // Senders read it under the inbox lock, which this store is under.
+            self.batched.store(batch.letters.len(), Ordering::Relaxed);
+            if let Some(letter) = self.take_batched(&mut batch) {
+                drop((batch, inbox));
+                self.taken();
+                return Poll::Ready(Some(Next::Letter(letter)));
+            }
         }
-        if let Some(letter) = state.user.pop_front() {
-            state.current = letter.deadline().zip(letter.expiry());
-            // Senders waiting for room resume once half the queue is free,
-            // not at every freed slot: they then fill it in one go instead
-            // of trading the lock with the actor message by message.
-            let blocked =
-                if state.user.len() <= self.capacity / 2 { std::mem::take(&mut state.blocked) } else { Vec::new() };
-            drop(state);
-            blocked.into_iter().for_each(Waker::wake);
-            return Poll::Ready(Some(Next::Letter(letter)));
+    }
+
+    fn next_signal(&self) -> Option<Signal> {
+        let mut inbox = self.inbox();
+        let signal = inbox.system.pop_front();
+        self.signalled.store(!inbox.system.is_empty(), Ordering::Release);
+        signal
+    }
+
+    /// The next letter of the batch, now the current one.
+    fn take_batched(&self, batch: &mut Batch<A>) -> Option<Letter<A>> {
+        let letter = batch.letters.pop_front()?;
+        if batch.letters.is_empty() {
+            shrink_idle(&mut batch.letters);
         }
-        if !state.open {
-            return Poll::Ready(None);
+        batch.current = letter.deadline().zip(letter.expiry());
+        self.batched.fetch_sub(1, Ordering::SeqCst);
+        Some(letter)
+    }
+
+    /// A letter left the mailbox: wake parked senders once half of it is
+    /// free. They then fill it in one go instead of trading the lock with
+    /// the actor letter by letter.
+    fn taken(&self) {
+        if !self.has_blocked.load(Ordering::SeqCst) {
+            return;
         }
-        match &state.receiver {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => state.receiver = Some(cx.waker().clone()),
+        let mut inbox = self.inbox();
+        let queued = inbox.user.len().saturating_add(self.batched.load(Ordering::SeqCst));
+        if queued > self.capacity / 2 {
+            return;
         }
-        Poll::Pending
+        self.has_blocked.store(false, Ordering::SeqCst);
+        let blocked = std::mem::take(&mut inbox.blocked);
+        drop(inbox);
+        blocked.into_iter().for_each(Waker::wake);
     }
 
     /// Queues a signal for the actor's task.
     pub(crate) fn signal(&self, signal: Signal) {
-        let mut state = self.lock();
-        state.system.push_back(signal);
-        let receiver = state.receiver.take();
-        drop(state);
+        let mut inbox = self.inbox();
+        inbox.system.push_back(signal);
+        self.signalled.store(true, Ordering::Release);
+        let receiver = inbox.receiver.take();
+        drop(inbox);
         if let Some(waker) = receiver {
             waker.wake();
         }
@@ -211,48 +316,47 @@ impl<A: Actor> Mailbox<A> {
     /// Closes the mailbox and fails every queued letter with `error`.
     /// Returns whether this call closed it.
     pub(crate) fn close(&self, error: &CallError) -> bool {
-        let mut state = self.lock();
-        if !state.open {
+        let mut inbox = self.inbox();
+        if !inbox.open {
             return false;
         }
-        state.open = false;
-        let queued = std::mem::take(&mut state.user);
-        let blocked = std::mem::take(&mut state.blocked);
-        let receiver = state.receiver.take();
-        drop(state);
-        for letter in queued {
+        inbox.open = false;
+        let mut queued = std::mem::take(&mut lock(&self.batch).letters);
+        self.batched.store(0, Ordering::SeqCst);
+        queued.append(&mut inbox.user);
+        let blocked = std::mem::take(&mut inbox.blocked);
+        let receiver = inbox.receiver.take();
+        drop(inbox);
+        for mut letter in queued {
             letter.reject(error.clone(), &self.system.dead_letters);
         }
         blocked.into_iter().chain(receiver).for_each(Waker::wake);
         true
     }
 
-    /// Fails the calls whose deadline is at or before `now`.
+    /// Fails the calls whose deadline is at or before `now`; returns whether
+    /// calls are still waiting.
     fn sweep_expired(&self, now: u64) -> bool {
-        let mut state = self.lock();
-        if let Some((deadline, call)) = &state.current {
+        let mut inbox = self.inbox();
+        let mut batch = lock(&self.batch);
+        if let Some((deadline, call)) = &batch.current {
             if call.is_done() {
-                state.current = None;
+                batch.current = None;
             } else if *deadline <= now {
                 call.expire();
-                state.current = None;
+                batch.current = None;
             }
         }
-        let mut expired = Vec::new();
-        if state.user.iter().any(|letter| letter.deadline().is_some_and(|d| d <= now)) {
-            let queued = std::mem::take(&mut state.user);
-            for letter in queued {
-                match letter.deadline() {
-                    Some(deadline) if deadline <= now => expired.push(letter),
-                    _ => state.user.push_back(letter),
-                }
-            }
-        }
-        let calls_left = state.current.is_some() || state.user.iter().any(|letter| letter.deadline().is_some());
-        state.watched = calls_left;
-        let blocked = if expired.is_empty() { Vec::new() } else { std::mem::take(&mut state.blocked) };
-        drop(state);
-        for letter in expired {
+        let mut expired = take_expired(&mut batch.letters, now);
+        self.batched.store(batch.letters.len(), Ordering::SeqCst);
+        expired.extend(take_expired(&mut inbox.user, now));
+        let has_call = |letters: &VecDeque<Letter<A>>| letters.iter().any(|letter| letter.deadline().is_some());
+        let calls_left = batch.current.is_some() || has_call(&batch.letters) || has_call(&inbox.user);
+        inbox.watched = calls_left;
+        drop(batch);
+        let blocked = if expired.is_empty() { Vec::new() } else { std::mem::take(&mut inbox.blocked) };
+        drop(inbox);
+        for mut letter in expired {
             letter.reject(CallError::Timeout, &self.system.dead_letters);
         }
         blocked.into_iter().for_each(Waker::wake);
@@ -260,27 +364,27 @@ impl<A: Actor> Mailbox<A> {
     }
 
     pub(crate) fn is_open(&self) -> bool {
-        self.lock().open
+        self.inbox().open
     }
 
     /// Adds a child; refused (returns it back) once this actor is stopping.
     pub(crate) fn adopt(&self, child: Arc<dyn Cell>) -> Result<(), Arc<dyn Cell>> {
-        let mut state = self.lock();
-        if !state.open {
+        let mut inbox = self.inbox();
+        if !inbox.open {
             return Err(child);
         }
-        state.children.get_or_insert_with(Default::default).insert(child.id().seq, child);
+        inbox.children.get_or_insert_with(Default::default).insert(child.id().seq, child);
         Ok(())
     }
 
     pub(crate) fn forget_child(&self, seq: u64) {
-        if let Some(children) = self.lock().children.as_mut() {
+        if let Some(children) = self.inbox().children.as_mut() {
             children.remove(&seq);
         }
     }
 
     pub(crate) fn take_children(&self) -> Vec<Arc<dyn Cell>> {
-        self.lock().children.take().map(|c| c.into_values().collect()).unwrap_or_default()
+        self.inbox().children.take().map(|c| c.into_values().collect()).unwrap_or_default()
     }
 
     pub(crate) fn mark_terminated(&self) {
@@ -308,4 +412,30 @@ impl<A: Actor> Watched for Mailbox<A> {
     fn sweep(&self, now: u64) -> bool {
         self.sweep_expired(now)
     }
+}
+
+/// Frees an empty queue's buffer once a burst has grown it: letters are
+/// stored inline, so a drained burst would otherwise keep its memory for
+/// the actor's whole life.
+fn shrink_idle<A: Actor>(queue: &mut VecDeque<Letter<A>>) {
+    const KEEP: usize = 32;
+    if queue.capacity() > KEEP {
+        *queue = VecDeque::new();
+    }
+}
+
+/// Removes and returns the letters of `queue` whose deadline is at or before
+/// `now`, keeping the others in order.
+fn take_expired<A: Actor>(queue: &mut VecDeque<Letter<A>>, now: u64) -> Vec<Letter<A>> {
+    if !queue.iter().any(|letter| letter.deadline().is_some_and(|d| d <= now)) {
+        return Vec::new();
+    }
+    let mut expired = Vec::new();
+    for letter in std::mem::take(queue) {
+        match letter.deadline() {
+            Some(deadline) if deadline <= now => expired.push(letter),
+            _ => queue.push_back(letter),
+        }
+    }
+    expired
 }

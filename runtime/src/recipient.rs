@@ -29,7 +29,7 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
     }
 
     fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>> {
-        self.try_push(true, envelope, |envelope| Box::new(envelope)).map_err(|refused| match refused {
+        self.try_push(true, envelope, crate::letter::letter).map_err(|refused| match refused {
             (Refused::Full, envelope) => TrySendError::Full(envelope),
             (Refused::Closed, envelope) => TrySendError::Stopped(envelope),
         })

@@ -63,7 +63,7 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
     while let Some(next) = poll_fn(|cx| cell.poll_next(cx)).await {
         match next {
             Next::Signal(Signal::Stop) => return Exit::Stopped,
-            Next::Letter(letter) => {
+            Next::Letter(mut letter) => {
                 // SAFETY: the previous handler future has finished (`finish`
                 // returned), so the last reference to the actor is dead.
                 letter.deliver(unsafe { handling.actor() }, cell, &mut handling);

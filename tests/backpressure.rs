@@ -1,0 +1,86 @@
+//! Backpressure under load: senders on several threads filling small
+//! mailboxes; nothing is lost and nobody waits forever.
+
+use std::time::Duration;
+
+use courier::prelude::*;
+use courier::{CallError, MailboxSize};
+use tokio::time::timeout;
+
+/// Far above what the work needs; a lost wake-up would hit it.
+const BOUND: Duration = Duration::from_secs(60);
+
+/// A counter fed one-way.
+#[courier::actor]
+pub trait Tally {
+    /// Adds `n`.
+    #[tell]
+    async fn add(&mut self, n: u64);
+    /// The total.
+    async fn total(&self) -> u64;
+}
+
+struct Small(u64);
+
+impl Actor for Small {
+    const MAILBOX: MailboxSize = MailboxSize::Bounded(4);
+}
+
+impl Tally for Small {
+    async fn add(&mut self, n: u64) {
+        self.0 += n;
+    }
+    async fn total(&self) -> u64 {
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_senders_on_a_small_mailbox_lose_nothing() -> Result<(), CallError> {
+    const SENDERS: u64 = 4;
+    const EACH: u64 = 20_000;
+    let system = System::new();
+    let tally: TallyRef = system.spawn(Small(0)).into();
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|_| {
+            let tally = tally.clone();
+            tokio::spawn(async move {
+                for _ in 0..EACH {
+                    tally.add(1).await?;
+                }
+                Ok::<(), CallError>(())
+            })
+        })
+        .collect();
+    for sender in senders {
+        timeout(BOUND, sender).await.expect("no sender waits forever").expect("sender task")?;
+    }
+    assert_eq!(tally.total().await?, SENDERS * EACH);
+    system.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_and_sends_interleave_on_a_small_mailbox() -> Result<(), CallError> {
+    let system = System::new();
+    let tally: TallyRef = system.spawn(Small(0)).into();
+    let sender = tokio::spawn({
+        let tally = tally.clone();
+        async move {
+            for _ in 0..20_000 {
+                tally.add(1).await?;
+            }
+            Ok::<(), CallError>(())
+        }
+    });
+    let mut last = 0;
+    for _ in 0..2_000 {
+        let now = timeout(BOUND, tally.total()).await.expect("no call waits forever")?;
+        assert!(now >= last, "totals only grow");
+        last = now;
+    }
+    timeout(BOUND, sender).await.expect("the sender finishes").expect("sender task")?;
+    assert_eq!(tally.total().await?, 20_000);
+    system.shutdown().await;
+    Ok(())
+}
