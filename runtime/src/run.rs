@@ -60,20 +60,23 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
     // SAFETY: `handling` lives inside this call, so the actor outlives it,
     // and the actor is not touched here except through it.
     let mut handling = unsafe { Handling::new(actor) };
-    while let Some(next) = poll_fn(|cx| cell.poll_next(cx)).await {
-        match next {
-            Next::Signal(Signal::Stop) => return Exit::Stopped,
-            Next::Letter(mut letter) => {
-                // SAFETY: the previous handler future has finished (`finish`
-                // returned), so the last reference to the actor is dead.
-                letter.deliver(unsafe { handling.actor() }, cell, &mut handling);
-                if let Outcome::Panicked(reason) = handling.finish().await {
-                    return Exit::Failed(reason);
-                }
-            }
+    loop {
+        // Each letter is handed over inside this block, so no letter (they
+        // are up to 144 bytes, stored inline) is kept in the actor's future
+        // across the await below: an idle actor stays small.
+        {
+            let mut letter = match poll_fn(|cx| cell.poll_next(cx)).await {
+                Some(Next::Letter(letter)) => letter,
+                Some(Next::Signal(Signal::Stop)) | None => return Exit::Stopped,
+            };
+            // SAFETY: the previous handler future has finished (`finish`
+            // returned), so the last reference to the actor is dead.
+            letter.deliver(unsafe { handling.actor() }, cell, &mut handling);
+        }
+        if let Outcome::Panicked(reason) = handling.finish().await {
+            return Exit::Failed(reason);
         }
     }
-    Exit::Stopped
 }
 
 /// Runs a lifecycle hook in the actor's context, catching a panic.
