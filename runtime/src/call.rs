@@ -40,7 +40,8 @@ impl<'r, P: Protocol, T> Call<'r, P, T> {
 
     /// Gives this call its own timeout instead of the system default. The
     /// deadline travels with the request: an actor does not execute a request
-    /// whose deadline has passed.
+    /// whose deadline has passed. Deadlines are kept on a coarse clock, so a
+    /// call times out up to a few milliseconds after `timeout`, never before.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -7,7 +7,8 @@
 //! registered with the sweeper (once, until it has no calls left), and every
 //! tick the sweeper fails the calls whose deadline has passed: queued ones
 //! are removed and rejected, the one being handled gets `Timeout` while its
-//! handler runs on. Deadlines are therefore precise to one tick.
+//! handler runs on. A call times out between its timeout and about one tick
+//! later, never earlier.
 //!
 //! The clock only advances while the sweeper runs, which is whenever a call
 //! is waiting; that is the only time a deadline is read.
@@ -41,10 +42,12 @@ impl Deadlines {
         self.now.load(Ordering::Acquire)
     }
 
-    /// The tick at which a call started now with `timeout` expires.
+    /// The tick at which a call started now with `timeout` expires: never
+    /// before `timeout` has passed (the current tick may be nearly over, so
+    /// one tick is added), at most about a tick after.
     pub(crate) fn deadline(&self, timeout: Duration) -> u64 {
-        let ticks = timeout.as_nanos().div_ceil(TICK.as_nanos()).max(1);
-        self.now().saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX))
+        let ticks = u64::try_from(timeout.as_nanos().div_ceil(TICK.as_nanos())).unwrap_or(u64::MAX);
+        self.now().saturating_add(ticks).saturating_add(1)
     }
 
     pub(crate) fn expired(&self, deadline: u64) -> bool {
@@ -89,5 +92,25 @@ async fn sweeper(deadlines: Weak<Deadlines>) {
             Some(deadlines) if deadlines.tick() => {}
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_is_never_before_its_timeout() {
+        let deadlines = Deadlines::default();
+        // Whatever part of the current tick is left, `timeout` spans at
+        // least `ticks` whole ticks after it.
+        assert_eq!(deadlines.deadline(Duration::ZERO), 1);
+        assert_eq!(deadlines.deadline(TICK), 2);
+        assert_eq!(deadlines.deadline(TICK + Duration::from_nanos(1)), 3);
+        deadlines.now.store(10, Ordering::Release);
+        assert_eq!(deadlines.deadline(TICK * 5), 16);
+        assert!(!deadlines.expired(11));
+        assert!(deadlines.expired(10));
+        assert_eq!(deadlines.deadline(Duration::MAX), u64::MAX);
     }
 }

@@ -155,8 +155,7 @@ impl<P: Protocol> Recipient<P> {
         })
     }
 
-    /// The default call timeout of the system that hosts the caller-side
-    /// handle.
+    /// The default call timeout of the target's system.
     pub(crate) fn default_timeout(&self) -> Duration {
         self.post.system().map_or(crate::system::DEFAULT_CALL_TIMEOUT, |s| s.config.call_timeout)
     }
