@@ -7,6 +7,7 @@ use std::time::Duration;
 use courier::prelude::*;
 use courier::{MailboxSize, TrySendError};
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 /// A bound on every wait in these tests: far above what any step needs.
@@ -36,6 +37,13 @@ impl MyWorker {
         let gate = Arc::new(Semaphore::new(0));
         (MyWorker { gate: gate.clone(), notes: Vec::new() }, gate)
     }
+}
+
+/// Calls `wait_at_gate` on its own task: the worker is busy until the test
+/// adds a permit to the gate.
+fn hold_at_gate(worker: &WorkerRef) -> JoinHandle<Result<(), CallError>> {
+    let worker = worker.clone();
+    tokio::spawn(async move { worker.wait_at_gate().await })
 }
 
 impl Actor for MyWorker {
@@ -76,10 +84,7 @@ async fn calls_queued_behind_a_panic_fail_instead_of_hanging() {
     let system = System::new();
     let (actor, gate) = MyWorker::new();
     let worker: WorkerRef = system.spawn(actor).into();
-    let blocked = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.wait_at_gate().await }
-    });
+    let blocked = hold_at_gate(&worker);
     tokio::task::yield_now().await;
     let boom = tokio::spawn({
         let worker = worker.clone();
@@ -103,10 +108,7 @@ async fn stopping_fails_queued_calls_at_once_and_finishes_the_current_one() {
     let (actor, gate) = MyWorker::new();
     let actor = system.spawn(actor);
     let worker: WorkerRef = actor.clone().into();
-    let current = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.wait_at_gate().await }
-    });
+    let current = hold_at_gate(&worker);
     tokio::task::yield_now().await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let queued: Vec<_> = (0..2)
@@ -134,10 +136,7 @@ async fn a_full_mailbox_refuses_try_tell_with_the_message_and_makes_tell_wait() 
     let system = System::new();
     let (actor, gate) = MyWorker::new();
     let worker: WorkerRef = system.spawn(actor).into();
-    let blocked = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.wait_at_gate().await }
-    });
+    let blocked = hold_at_gate(&worker);
     tokio::time::sleep(Duration::from_millis(20)).await;
     // Capacity 2: two notes fit, the third is refused and handed back.
     assert!(worker.note(1).try_send().is_ok(), "room for the first");

@@ -8,5 +8,7 @@
 fn ui() {
     let cases = trybuild::TestCases::new();
     cases.pass("tests/ui/pass/*.rs");
+    // The README's program, exactly as the example ships it.
+    cases.pass("../examples/quickstart.rs");
     cases.compile_fail("tests/ui/fail/*.rs");
 }
