@@ -1,12 +1,23 @@
 //! What a handler knows about the message it is handling.
 //!
 //! Service traits keep their plain signatures; the context of the message
-//! being handled lives in a task-local set around each handler, reachable
-//! through [`Context::current`]. Outgoing calls read it to learn their sender
-//! and call chain.
+//! being handled is published in a thread-local for the duration of each
+//! poll of its handler, reachable through [`Context::current`]. Outgoing
+//! calls read it to learn their sender and call chain.
+//!
+//! Each actor keeps one [`Current`] for all its messages (see
+//! `handling.rs`), so handling a message costs no allocation or reference
+//! count here: the thread-local holds a pointer to it, set by [`enter`] and
+//! restored when the poll returns or unwinds.
 
-use std::future::IntoFuture;
+use std::cell::Cell as StdCell;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::ptr;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
 
 use crate::actor_ref::ActorRef;
 use crate::cell::Cell;
@@ -15,8 +26,57 @@ use crate::letter::{Origin, Resume};
 use crate::mailbox::Mailbox;
 use crate::{Actor, ActorId, SpawnError, System};
 
-tokio::task_local! {
-    pub(crate) static CURRENT: Current;
+thread_local! {
+    /// The message being handled on this thread, if any.
+    static CURRENT: StdCell<*const Current> = const { StdCell::new(ptr::null()) };
+}
+
+/// Runs `f` with `current` published as the message being handled.
+pub(crate) fn enter<R>(current: &Current, f: impl FnOnce() -> R) -> R {
+    struct Restore(*const Current);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|slot| slot.set(self.0));
+        }
+    }
+    let previous = CURRENT.with(|slot| slot.replace(current));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Runs `f` on the message being handled on this thread, if any.
+fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
+    let current = CURRENT.with(StdCell::get);
+    // SAFETY: a non-null pointer was set by `enter` from a reference that
+    // outlives the call it wraps, and is reset before that call returns or
+    // unwinds; `f` cannot keep the reference (its result does not borrow it).
+    (!current.is_null()).then(|| f(unsafe { &*current }))
+}
+
+pin_project! {
+    /// A future that runs with its own [`Current`] published while polled:
+    /// lifecycle hooks and the side task of a reentrant call.
+    pub(crate) struct Scoped<F> {
+        current: Current,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> Scoped<F> {
+    pub(crate) fn new(current: Current, future: F) -> Self {
+        Scoped { current, future }
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let current: &Current = this.current;
+        enter(current, || this.future.poll(cx))
+    }
 }
 
 /// The message being handled, erased over the actor's type.
@@ -33,6 +93,12 @@ pub(crate) struct Current {
 impl Current {
     pub(crate) fn new<A: Actor>(cell: Arc<Mailbox<A>>, origin: Origin) -> Self {
         Current { actor: cell, origin, waits: true, link: OnceLock::new() }
+    }
+
+    /// Makes this the context of the next message, from `origin`.
+    pub(crate) fn begin(&mut self, origin: Origin) {
+        self.origin = origin;
+        self.link = OnceLock::new();
     }
 
     /// The origin of a call made now from this handler, which will wait for
@@ -58,7 +124,7 @@ impl Current {
 /// The origin of a call or send made right now: from inside a handler, the
 /// handling actor and its chain; from anywhere else, nobody.
 pub(crate) fn current_origin(waits: bool) -> Origin {
-    CURRENT.try_with(|current| if waits { current.waiting_call() } else { current.detached_call() }).unwrap_or_default()
+    with_current(|current| if waits { current.waiting_call() } else { current.detached_call() }).unwrap_or_default()
 }
 
 /// A handler's view of its own actor: its ref, its children, its caller.
@@ -85,7 +151,7 @@ impl<A: Actor> Context<A> {
     /// Returns `None` outside a handler or hook, or inside one of an actor of
     /// another type.
     pub fn try_current() -> Option<Self> {
-        let actor = CURRENT.try_with(|current| current.actor.clone()).ok()?;
+        let actor = with_current(|current| current.actor.clone())?;
         let cell = actor.as_any().downcast::<Mailbox<A>>().ok()?;
         Some(Context { cell })
     }
@@ -123,7 +189,7 @@ impl<A: Actor> Context<A> {
     /// The actor that sent the message being handled, if it came from one.
     /// `None` in hooks and for messages sent from outside any actor.
     pub fn caller(&self) -> Option<ActorId> {
-        CURRENT.try_with(|current| current.origin.sender).ok().flatten()
+        with_current(|current| current.origin.sender).flatten()
     }
 
     /// Spawns a child. It stops when this actor stops, before this actor's
@@ -158,11 +224,11 @@ impl<A: Actor> Context<A> {
         F::Output: Send + 'static,
         K: FnOnce(&mut A, F::Output) + Send + 'static,
     {
-        let origin = CURRENT.try_with(|current| current.origin.clone()).unwrap_or_default();
+        let origin = with_current(|current| current.origin.clone()).unwrap_or_default();
         let current = Current { waits: false, ..Current::new(self.cell.clone(), origin.clone()) };
         let cell = Arc::downgrade(&self.cell);
         let future = future.into_future();
-        self.system().spawn_task(CURRENT.scope(current, async move {
+        self.system().spawn_task(Scoped::new(current, async move {
             let output = future.await;
             if let Some(cell) = cell.upgrade() {
                 let resume = Resume { output, continuation, origin };

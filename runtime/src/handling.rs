@@ -22,11 +22,15 @@ use std::task::Poll;
 
 use tokio_util::sync::ReusableBoxFuture;
 
-use crate::letter::Outcome;
+use crate::context::{Current, enter};
+use crate::letter::{Origin, Outcome};
 
 pub(crate) struct Handling<A> {
     actor: NonNull<A>,
     future: Option<ReusableBoxFuture<'static, Outcome>>,
+    /// The context of the message being handled, reused for every message;
+    /// boxed on the first one, so an actor that never got one stays small.
+    current: Option<Box<Current>>,
 }
 
 // SAFETY: a `Handling` stands for the exclusive borrow of an `A` it was made
@@ -39,7 +43,7 @@ impl<A> Handling<A> {
     /// `actor` must outlive the returned value and be reached only through
     /// it while it lives (the contract in the module docs).
     pub(crate) unsafe fn new(actor: &mut A) -> Self {
-        Handling { actor: NonNull::from(actor), future: None }
+        Handling { actor: NonNull::from(actor), future: None, current: None }
     }
 
     /// The actor, for building the next handler future.
@@ -54,6 +58,19 @@ impl<A> Handling<A> {
         unsafe { self.actor.as_mut() }
     }
 
+    /// Sets up the context of the next message, from `origin`; `new` builds
+    /// it the first time.
+    pub(crate) fn begin(&mut self, origin: Origin, new: impl FnOnce(Origin) -> Current) -> &Current {
+        let current = match self.current.take() {
+            Some(mut current) => {
+                current.begin(origin);
+                current
+            }
+            None => Box::new(new(origin)),
+        };
+        self.current.insert(current)
+    }
+
     /// Puts the next handler future in the box.
     pub(crate) fn start<F>(&mut self, future: F)
     where
@@ -65,11 +82,13 @@ impl<A> Handling<A> {
         }
     }
 
-    /// Drives the future in the box to its end.
+    /// Drives the future in the box to its end, with the message's context
+    /// published while it runs.
     pub(crate) async fn finish(&mut self) -> Outcome {
-        poll_fn(|cx| match &mut self.future {
-            Some(future) => future.poll(cx),
-            None => Poll::Ready(Outcome::Done),
+        poll_fn(|cx| match (&mut self.future, &self.current) {
+            (Some(future), Some(current)) => enter(current, || future.poll(cx)),
+            (Some(future), None) => future.poll(cx),
+            (None, _) => Poll::Ready(Outcome::Done),
         })
         .await
     }

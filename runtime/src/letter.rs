@@ -14,7 +14,7 @@ use smallbox::space::S16;
 use smallbox::{SmallBox, smallbox};
 
 use crate::chain::{ChainLink, short_type_name};
-use crate::context::{CURRENT, Current};
+use crate::context::{Current, enter};
 use crate::dead_letters::DeadLetters;
 use crate::error::panic_message;
 use crate::handling::Handling;
@@ -109,8 +109,8 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
             return handling.start(future::ready(Outcome::Done));
         }
         let Envelope { request, reply, origin } = envelope;
-        let current = Current::new(cell.clone(), origin);
-        handling.start(CURRENT.scope(current, async move {
+        handling.begin(origin, |origin| Current::new(cell.clone(), origin));
+        handling.start(async move {
             match AssertUnwindSafe(request.dispatch(actor)).catch_unwind().await {
                 Ok(response) => {
                     if let Some(reply) = reply {
@@ -126,7 +126,7 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
                     Outcome::Panicked(reason)
                 }
             }
-        }));
+        });
     }
 
     fn reject(&mut self, error: CallError, dead_letters: &DeadLetters) {
@@ -168,13 +168,12 @@ where
         let Some(Resume { output, continuation, origin }) = self.0.take() else {
             return handling.start(future::ready(Outcome::Done));
         };
-        let current = Current::new(cell.clone(), origin);
-        let outcome = CURRENT.sync_scope(current, || {
-            match std::panic::catch_unwind(AssertUnwindSafe(|| continuation(actor, output))) {
+        let current = handling.begin(origin, |origin| Current::new(cell.clone(), origin));
+        let outcome =
+            enter(current, || match std::panic::catch_unwind(AssertUnwindSafe(|| continuation(actor, output))) {
                 Ok(()) => Outcome::Done,
                 Err(payload) => Outcome::Panicked(panic_message(&*payload)),
-            }
-        });
+            });
         handling.start(future::ready(outcome));
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use crate::context::{CURRENT, Current};
+use crate::context::{Current, Scoped};
 use crate::error::panic_message;
 use crate::handling::Handling;
 use crate::letter::{Origin, Outcome};
@@ -82,5 +82,5 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
 /// Runs a lifecycle hook in the actor's context, catching a panic.
 async fn hook<A: Actor>(cell: &Arc<Mailbox<A>>, hook: impl Future<Output = ()> + Send) -> Result<(), String> {
     let current = Current::new(cell.clone(), Origin::default());
-    CURRENT.scope(current, AssertUnwindSafe(hook).catch_unwind()).await.map_err(|payload| panic_message(&*payload))
+    Scoped::new(current, AssertUnwindSafe(hook).catch_unwind()).await.map_err(|payload| panic_message(&*payload))
 }
