@@ -1,4 +1,5 @@
-//! The handler future of the message being handled, in one reusable box.
+//! The handler future of the message being handled, in one reusable box,
+//! and the message's context, in one reused [`Current`].
 //!
 //! A mailbox holds letters of several services, so each letter builds its
 //! handler future behind `dyn Future`. Boxing that future anew for every
@@ -34,7 +35,9 @@ pub(crate) struct Handling<A> {
 }
 
 // SAFETY: a `Handling` stands for the exclusive borrow of an `A` it was made
-// from; sending it is sending that borrow, which is `Send` when `A` is.
+// from; sending it is sending that borrow, which is `Send` when `A` is. Its
+// other fields (a `Send` box of futures, a `Current` of `Send + Sync` parts)
+// are `Send` on their own.
 unsafe impl<A: Send> Send for Handling<A> {}
 
 impl<A> Handling<A> {
