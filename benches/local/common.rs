@@ -97,6 +97,49 @@ pub async fn timed<T>(work: impl Future<Output = T>) -> (Duration, T) {
     (start.elapsed(), out)
 }
 
+/// What the tell and call workloads need of a contender's counter actor.
+pub trait Counter {
+    /// Sends `bump(1)` one-way, waiting for room where the contender can.
+    async fn bump(&self);
+    /// Calls `add(k)` and returns the new total.
+    async fn add(&self, k: u64) -> u64;
+}
+
+/// The tell workload: warm-up calls, then `n` one-way `bump(1)` and one
+/// `add(0)` reading the total, timed together; the total must be `n`.
+pub async fn tell_workload(who: &str, n: u64, counter: &impl Counter) -> Duration {
+    for _ in 0..warmup(n) {
+        counter.add(0).await;
+    }
+    let (elapsed, total) = timed(async {
+        for _ in 0..n {
+            counter.bump().await;
+        }
+        counter.add(0).await
+    })
+    .await;
+    assert_eq!(total, n, "{who} counted every message");
+    elapsed
+}
+
+/// The call workload: warm-up calls, then `n` sequential `add(1)`, timed;
+/// the last reply must be `n`.
+pub async fn call_workload(who: &str, n: u64, counter: &impl Counter) -> Duration {
+    for _ in 0..warmup(n) {
+        counter.add(0).await;
+    }
+    let (elapsed, last) = timed(async {
+        let mut last = 0;
+        for _ in 0..n {
+            last = counter.add(1).await;
+        }
+        last
+    })
+    .await;
+    assert_eq!(last, n, "{who} answered every call");
+    elapsed
+}
+
 /// Untimed calls before a measurement: warms the threads, the allocator and
 /// the caches.
 pub fn warmup(n: u64) -> u64 {

@@ -33,9 +33,11 @@ impl Counter {
         });
         Counter(tx)
     }
+}
 
-    async fn bump(&self, by: u64) {
-        self.0.send(Msg::Bump(by)).await.expect("floor actor alive");
+impl common::Counter for Counter {
+    async fn bump(&self) {
+        self.0.send(Msg::Bump(1)).await.expect("floor actor alive");
     }
 
     async fn add(&self, by: u64) -> u64 {
@@ -46,40 +48,11 @@ impl Counter {
 }
 
 pub fn tell(n: u64) -> Duration {
-    common::on_tokio(async move {
-        let counter = Counter::spawn();
-        for _ in 0..common::warmup(n) {
-            counter.add(0).await;
-        }
-        let (elapsed, total) = common::timed(async {
-            for _ in 0..n {
-                counter.bump(1).await;
-            }
-            counter.add(0).await
-        })
-        .await;
-        assert_eq!(total, n, "floor counted every message");
-        elapsed
-    })
+    common::on_tokio(async move { common::tell_workload("floor", n, &Counter::spawn()).await })
 }
 
 pub fn call(n: u64) -> Duration {
-    common::on_tokio(async move {
-        let counter = Counter::spawn();
-        for _ in 0..common::warmup(n) {
-            counter.add(0).await;
-        }
-        let (elapsed, last) = common::timed(async {
-            let mut last = 0;
-            for _ in 0..n {
-                last = counter.add(1).await;
-            }
-            last
-        })
-        .await;
-        assert_eq!(last, n, "floor answered every call");
-        elapsed
-    })
+    common::on_tokio(async move { common::call_workload("floor", n, &Counter::spawn()).await })
 }
 
 pub fn spawn(n: usize) -> Spawned {

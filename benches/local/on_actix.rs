@@ -63,55 +63,32 @@ where
     std::thread::spawn(move || System::new().block_on(work())).join().expect("actix benchmark thread panicked")
 }
 
-async fn add(counter: &Addr<Counter>, by: u64) -> u64 {
-    counter.send(Add(by)).await.expect("actix send")
+impl common::Counter for Addr<Counter> {
+    async fn bump(&self) {
+        let mut msg = Bump(1);
+        loop {
+            match self.try_send(msg) {
+                Ok(()) => return,
+                Err(SendError::Full(back)) => {
+                    msg = back;
+                    actix_rt::task::yield_now().await;
+                }
+                Err(SendError::Closed(_)) => panic!("actix actor stopped"),
+            }
+        }
+    }
+
+    async fn add(&self, by: u64) -> u64 {
+        self.send(Add(by)).await.expect("actix send")
+    }
 }
 
 pub fn tell(n: u64) -> Duration {
-    on_actix(move || async move {
-        let counter = Counter { n: 0 }.start();
-        for _ in 0..common::warmup(n) {
-            add(&counter, 0).await;
-        }
-        let (elapsed, total) = common::timed(async {
-            for _ in 0..n {
-                let mut msg = Bump(1);
-                loop {
-                    match counter.try_send(msg) {
-                        Ok(()) => break,
-                        Err(SendError::Full(back)) => {
-                            msg = back;
-                            actix_rt::task::yield_now().await;
-                        }
-                        Err(SendError::Closed(_)) => panic!("actix actor stopped"),
-                    }
-                }
-            }
-            add(&counter, 0).await
-        })
-        .await;
-        assert_eq!(total, n, "actix counted every message");
-        elapsed
-    })
+    on_actix(move || async move { common::tell_workload("actix", n, &Counter { n: 0 }.start()).await })
 }
 
 pub fn call(n: u64) -> Duration {
-    on_actix(move || async move {
-        let counter = Counter { n: 0 }.start();
-        for _ in 0..common::warmup(n) {
-            add(&counter, 0).await;
-        }
-        let (elapsed, last) = common::timed(async {
-            let mut last = 0;
-            for _ in 0..n {
-                last = add(&counter, 1).await;
-            }
-            last
-        })
-        .await;
-        assert_eq!(last, n, "actix answered every call");
-        elapsed
-    })
+    on_actix(move || async move { common::call_workload("actix", n, &Counter { n: 0 }.start()).await })
 }
 
 pub fn spawn(n: usize) -> Spawned {

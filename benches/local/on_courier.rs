@@ -41,21 +41,21 @@ fn system() -> System {
     System::builder().mailbox_capacity(CAPACITY).build()
 }
 
+impl common::Counter for CounterRef {
+    async fn bump(&self) {
+        CounterRef::bump(self, 1).await.expect("courier bump");
+    }
+
+    async fn add(&self, k: u64) -> u64 {
+        CounterRef::add(self, k).await.expect("courier add")
+    }
+}
+
 pub fn tell(n: u64) -> Duration {
     common::on_tokio(async move {
         let system = system();
         let counter: CounterRef = system.spawn(MyCounter { n: 0 }).into();
-        for _ in 0..common::warmup(n) {
-            counter.add(0).await.expect("courier warm-up");
-        }
-        let (elapsed, total) = common::timed(async {
-            for _ in 0..n {
-                counter.bump(1).await.expect("courier bump");
-            }
-            counter.add(0).await.expect("courier read")
-        })
-        .await;
-        assert_eq!(total, n, "courier counted every message");
+        let elapsed = common::tell_workload("courier", n, &counter).await;
         system.shutdown().await;
         elapsed
     })
@@ -65,18 +65,7 @@ pub fn call(n: u64) -> Duration {
     common::on_tokio(async move {
         let system = system();
         let counter: CounterRef = system.spawn(MyCounter { n: 0 }).into();
-        for _ in 0..common::warmup(n) {
-            counter.add(0).await.expect("courier warm-up");
-        }
-        let (elapsed, last) = common::timed(async {
-            let mut last = 0;
-            for _ in 0..n {
-                last = counter.add(1).await.expect("courier add");
-            }
-            last
-        })
-        .await;
-        assert_eq!(last, n, "courier answered every call");
+        let elapsed = common::call_workload("courier", n, &counter).await;
         system.shutdown().await;
         elapsed
     })

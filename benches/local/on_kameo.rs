@@ -41,6 +41,16 @@ impl Message<Add> for Counter {
     }
 }
 
+impl common::Counter for ActorRef<Counter> {
+    async fn bump(&self) {
+        self.tell(Bump(1)).await.expect("kameo tell");
+    }
+
+    async fn add(&self, k: u64) -> u64 {
+        self.ask(Add(k)).await.expect("kameo ask")
+    }
+}
+
 fn spawn_one() -> ActorRef<Counter> {
     Counter::spawn_with_mailbox(Counter { n: 0 }, mailbox::bounded(CAPACITY))
 }
@@ -48,17 +58,7 @@ fn spawn_one() -> ActorRef<Counter> {
 pub fn tell(n: u64) -> Duration {
     common::on_tokio(async move {
         let counter = spawn_one();
-        for _ in 0..common::warmup(n) {
-            counter.ask(Add(0)).await.expect("kameo warm-up");
-        }
-        let (elapsed, total) = common::timed(async {
-            for _ in 0..n {
-                counter.tell(Bump(1)).await.expect("kameo tell");
-            }
-            counter.ask(Add(0)).await.expect("kameo read")
-        })
-        .await;
-        assert_eq!(total, n, "kameo counted every message");
+        let elapsed = common::tell_workload("kameo", n, &counter).await;
         counter.kill();
         elapsed
     })
@@ -67,18 +67,7 @@ pub fn tell(n: u64) -> Duration {
 pub fn call(n: u64) -> Duration {
     common::on_tokio(async move {
         let counter = spawn_one();
-        for _ in 0..common::warmup(n) {
-            counter.ask(Add(0)).await.expect("kameo warm-up");
-        }
-        let (elapsed, last) = common::timed(async {
-            let mut last = 0;
-            for _ in 0..n {
-                last = counter.ask(Add(1)).await.expect("kameo ask");
-            }
-            last
-        })
-        .await;
-        assert_eq!(last, n, "kameo answered every call");
+        let elapsed = common::call_workload("kameo", n, &counter).await;
         counter.kill();
         elapsed
     })

@@ -41,24 +41,20 @@ async fn spawn_one() -> ActorRef<Msg> {
     actor
 }
 
-async fn add(actor: &ActorRef<Msg>, by: u64) -> u64 {
-    ractor::call!(actor, Msg::Add, by).expect("ractor call")
+impl common::Counter for ActorRef<Msg> {
+    async fn bump(&self) {
+        self.cast(Msg::Bump(1)).expect("ractor cast");
+    }
+
+    async fn add(&self, by: u64) -> u64 {
+        ractor::call!(self, Msg::Add, by).expect("ractor call")
+    }
 }
 
 pub fn tell(n: u64) -> Duration {
     common::on_tokio(async move {
         let counter = spawn_one().await;
-        for _ in 0..common::warmup(n) {
-            add(&counter, 0).await;
-        }
-        let (elapsed, total) = common::timed(async {
-            for _ in 0..n {
-                counter.cast(Msg::Bump(1)).expect("ractor cast");
-            }
-            add(&counter, 0).await
-        })
-        .await;
-        assert_eq!(total, n, "ractor counted every message");
+        let elapsed = common::tell_workload("ractor", n, &counter).await;
         counter.stop(None);
         elapsed
     })
@@ -67,18 +63,7 @@ pub fn tell(n: u64) -> Duration {
 pub fn call(n: u64) -> Duration {
     common::on_tokio(async move {
         let counter = spawn_one().await;
-        for _ in 0..common::warmup(n) {
-            add(&counter, 0).await;
-        }
-        let (elapsed, last) = common::timed(async {
-            let mut last = 0;
-            for _ in 0..n {
-                last = add(&counter, 1).await;
-            }
-            last
-        })
-        .await;
-        assert_eq!(last, n, "ractor answered every call");
+        let elapsed = common::call_workload("ractor", n, &counter).await;
         counter.stop(None);
         elapsed
     })
