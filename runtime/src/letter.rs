@@ -63,8 +63,9 @@ pub(crate) trait Deliver<A: Actor>: Send {
     fn deadline(&self) -> Option<u64> {
         None
     }
-    /// A handle that fails the caller with `Timeout`, for calls.
-    fn expiry(&self) -> Option<Arc<dyn Expire>> {
+    /// For a call: its deadline and a handle that fails its caller with
+    /// `Timeout`.
+    fn expiry(&self) -> Option<(u64, Arc<dyn Expire>)> {
         None
     }
 }
@@ -144,9 +145,11 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
         envelope.reply.as_ref().and(envelope.origin.deadline)
     }
 
-    fn expiry(&self) -> Option<Arc<dyn Expire>> {
-        let reply = self.0.as_ref()?.reply.clone()?;
-        Some(reply)
+    fn expiry(&self) -> Option<(u64, Arc<dyn Expire>)> {
+        let envelope = self.0.as_ref()?;
+        let deadline = envelope.origin.deadline?;
+        let reply: Arc<dyn Expire> = envelope.reply.clone()?;
+        Some((deadline, reply))
     }
 }
 

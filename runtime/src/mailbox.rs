@@ -278,7 +278,7 @@ impl<A: Actor> Mailbox<A> {
         if batch.letters.is_empty() {
             shrink_idle(&mut batch.letters);
         }
-        batch.current = letter.deadline().zip(letter.expiry());
+        batch.current = letter.expiry();
         self.batched.fetch_sub(1, Ordering::SeqCst);
         Some(letter)
     }
