@@ -111,6 +111,7 @@
 
 #[doc = include_str!("docs/actor.md")]
 pub use courier_macros::actor;
+pub use courier_macros::{Actor, Message};
 pub use courier_runtime::{
     Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Context, Dispatch, MailboxSize, Method, Protocol,
     Recipient, ServiceRef, SpawnError, System, SystemBuilder, Tell, TellFuture, TrySendError, fingerprint, method_id,

@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use crate::Context;
+use crate::chain::short_type_name;
 
 /// A type whose values can run as actors.
 ///
@@ -31,6 +32,13 @@ use crate::Context;
 pub trait Actor: Send + Sized + 'static {
     /// The mailbox this actor type gets; the system's default unless set.
     const MAILBOX: MailboxSize = MailboxSize::Default;
+
+    /// How this actor type is shown in logs, dead letters and deadlock
+    /// chains (an unnamed actor appears as `name#seq`); the last segment of
+    /// the type's path unless set.
+    fn name() -> &'static str {
+        short_type_name::<Self>()
+    }
 
     /// Runs on the actor's task before its first message.
     fn started(&mut self, ctx: &Context<Self>) -> impl Future<Output = ()> + Send {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::chain::{Label, short_type_name};
+use crate::chain::Label;
 use crate::mailbox::{Mailbox, Signal};
 use crate::{Actor, ActorId, CallError};
 
@@ -31,7 +31,7 @@ impl<A: Actor> Cell for Mailbox<A> {
     }
 
     fn label(&self) -> Label {
-        Label { ty: short_type_name::<A>(), name: self.name.clone() }
+        Label { ty: A::name(), name: self.name.clone() }
     }
 
     fn stop(&self) {

@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use smallbox::space::S16;
 use smallbox::{SmallBox, smallbox};
 
-use crate::chain::{ChainLink, short_type_name};
+use crate::chain::ChainLink;
 use crate::context::{Current, enter};
 use crate::dead_letters::DeadLetters;
 use crate::error::panic_message;
@@ -182,7 +182,7 @@ where
 
     fn reject(&mut self, error: CallError, dead_letters: &DeadLetters) {
         if self.0.take().is_some() {
-            dead_letters.record(short_type_name::<A>(), "continuation", &error);
+            dead_letters.record(A::name(), "continuation", &error);
         }
     }
 }

@@ -48,5 +48,5 @@ pub use system::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, System, SystemB
 pub mod __private {
     pub use rkyv;
 
-    pub use crate::wire_check::{Checked, Wire};
+    pub use crate::wire_check::{Checked, Wire, WireField};
 }

@@ -9,6 +9,9 @@
 //! error, and the compiler stays quiet about the field inside rkyv's derives
 //! instead of repeating the failure there a dozen times.
 //!
+//! `#[derive(courier::Message)]` does the same for the fields of a user's
+//! type, through [`WireField`].
+//!
 //! The bounds of [`Wire`] are what rkyv's high-level API (`to_bytes`,
 //! `from_bytes` with `rancor::Error`) asks of a value.
 
@@ -25,8 +28,8 @@ use rkyv::{Archive, Deserialize, Place, Serialize};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent in a message: it does not implement rkyv's `Archive`, `Serialize` and `Deserialize`",
     label = "not serializable",
-    note = "derive them on your type (and on the types it holds): `#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]`",
-    note = "without a direct rkyv 0.8 dependency, use courier's: `courier::__private::rkyv::Archive` etc. and `#[rkyv(crate = courier::__private::rkyv)]`",
+    note = "derive `courier::Message` on `{Self}` or, if it is a standard type holding types of yours (`Vec<T>`, `Option<T>`, `HashMap<K, V>`), on those",
+    note = "a type from another crate must implement rkyv 0.8's traits there, or be wrapped in a type of yours that derives `courier::Message`",
     note = "or, if this service never leaves the process, write `#[actor(local)]` on the service trait"
 )]
 pub trait Wire {
@@ -43,6 +46,22 @@ where
     T::Archived: for<'a> CheckBytes<HighValidator<'a, Error>> + Deserialize<T, HighDeserializer<Error>>,
 {
 }
+
+/// A field type of a `#[derive(courier::Message)]` type that can travel in
+/// a message: [`Wire`], with an error that speaks of the field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be carried in a message: it does not implement rkyv's `Archive`, `Serialize` and `Deserialize`",
+    label = "this field cannot be carried",
+    note = "derive `courier::Message` on `{Self}` or, if it is a standard type holding types of yours (`Vec<T>`, `Option<T>`, `HashMap<K, V>`), on those",
+    note = "a type from another crate must implement rkyv 0.8's traits there, or be wrapped in a type of yours that derives `courier::Message`"
+)]
+pub trait WireField {
+    /// Always `true`: naming it asks the compiler to prove `Self: WireField`.
+    const WIRE: bool = true;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Wire> WireField for T {}
 
 /// The rkyv `with` wrapper of every field of the generated enums:
 /// `#[rkyv(with = Checked<{ <T as Wire>::WIRE }>)]` archives, serializes
