@@ -26,9 +26,10 @@ pub(crate) fn derive(mut input: syn::DeriveInput) -> TokenStream {
         } else if meta.path.is_ident("mailbox") {
             mailbox = read_mailbox(meta.value()?.parse()?, errors);
         } else if meta.path.is_ident("name") {
-            let value: syn::LitStr = meta.value()?.parse().map_err(|error| {
-                syn::Error::new(error.span(), "`name = ..` takes a string: `name = \"room\"`")
-            })?;
+            let value: syn::LitStr = meta
+                .value()?
+                .parse()
+                .map_err(|error| syn::Error::new(error.span(), "`name = ..` takes a string: `name = \"room\"`"))?;
             if value.value().trim().is_empty() {
                 errors.spanned(&value, "an actor's name cannot be empty");
             }

@@ -34,10 +34,16 @@ pub(crate) fn derive(input: syn::DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
     let mut krate: syn::Path = syn::parse_quote!(::courier);
     helper::read_options(&input.attrs, "`crate = path`", &mut errors, |meta, _| {
-        Ok(meta.path.is_ident("crate") && {
+        if meta.path.is_ident("crate") {
             krate = helper::crate_path(meta)?;
-            true
-        })
+            return Ok(true);
+        }
+        // The options of `#[derive(Actor)]`, for a type that derives both.
+        let actor_option = ["mailbox", "name"].iter().any(|key| meta.path.is_ident(key));
+        if actor_option {
+            let _: syn::Expr = meta.value()?.parse()?;
+        }
+        Ok(actor_option)
     });
     let shape = match &input.data {
         syn::Data::Struct(data) => Shape::Struct(read_fields(&input, &data.fields, &mut errors)),
@@ -271,7 +277,8 @@ impl Message<'_> {
         });
         let bounds: Vec<_> = bounds.into_iter().chain(wrappers).collect();
         let generic = !input.generics.params.is_empty();
-        let where_archive = where_clause(&bounds, generic.then(|| mirror_bound(quote!(#rkyv::with::ArchiveWith<Self>))));
+        let where_archive =
+            where_clause(&bounds, generic.then(|| mirror_bound(quote!(#rkyv::with::ArchiveWith<Self>))));
         let where_serialize = where_clause(&bounds, Some(mirror_bound(quote!(#rkyv::with::SerializeWith<Self, __S>))));
         let where_deserialize = where_clause(
             &bounds,
@@ -441,7 +448,8 @@ impl Message<'_> {
         let (impl_generics, ty_generics, where_clause) = self.input.generics.split_for_impl();
         let body = match &self.shape {
             Shape::Struct(fields) => {
-                let moves = fields.fields.iter().map(|Field { cfgs, member, .. }| quote!(#(#cfgs)* #member: mirror.#member));
+                let moves =
+                    fields.fields.iter().map(|Field { cfgs, member, .. }| quote!(#(#cfgs)* #member: mirror.#member));
                 quote!(#name { #(#moves,)* })
             }
             Shape::Enum(variants) => {

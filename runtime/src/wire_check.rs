@@ -28,7 +28,7 @@ use rkyv::{Archive, Deserialize, Place, Serialize};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent in a message: it does not implement rkyv's `Archive`, `Serialize` and `Deserialize`",
     label = "not serializable",
-    note = "derive `courier::Message` on `{Self}` or, if it is a standard type holding types of yours (`Vec<T>`, `Option<T>`, `HashMap<K, V>`), on those",
+    note = "derive `courier::Message` on `{Self}` or, if it already does or is a standard type, on the types of yours it holds (`Vec<Point>` needs it on `Point`)",
     note = "a type from another crate must implement rkyv 0.8's traits there, or be wrapped in a type of yours that derives `courier::Message`",
     note = "or, if this service never leaves the process, write `#[actor(local)]` on the service trait"
 )]
@@ -52,7 +52,7 @@ where
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be carried in a message: it does not implement rkyv's `Archive`, `Serialize` and `Deserialize`",
     label = "this field cannot be carried",
-    note = "derive `courier::Message` on `{Self}` or, if it is a standard type holding types of yours (`Vec<T>`, `Option<T>`, `HashMap<K, V>`), on those",
+    note = "derive `courier::Message` on `{Self}` or, if it already does or is a standard type, on the types of yours it holds (`Vec<Point>` needs it on `Point`)",
     note = "a type from another crate must implement rkyv 0.8's traits there, or be wrapped in a type of yours that derives `courier::Message`"
 )]
 pub trait WireField {

@@ -5,11 +5,8 @@
 
 /// Services of this test, public so `missing_docs` checks them.
 pub mod services {
-    use courier::__private::rkyv;
-
     /// A point.
-    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-    #[rkyv(crate = courier::__private::rkyv)]
+    #[derive(courier::Message)]
     pub struct Point {
         /// Across.
         pub x: i32,

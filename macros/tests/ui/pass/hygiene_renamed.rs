@@ -1,5 +1,5 @@
-//! The facade renamed: `#[actor(crate = path)]` routes every generated path
-//! through it.
+//! The facade renamed: `#[actor(crate = path)]` and `#[courier(crate = path)]`
+//! route every generated path through it.
 
 extern crate courier as renamed;
 
@@ -47,6 +47,26 @@ async fn main() -> Result<(), CallError> {
     assert_eq!(counter.add(2).await?, 2);
     counter.reset().await?;
     local.take(std::sync::mpsc::channel().0).await?;
+    let configured: ConfiguredRef = system.spawn(Settings { name: "x".to_owned() }).into();
+    assert_eq!(configured.settings().await?, Settings { name: "x".to_owned() });
     system.shutdown().await;
     Ok(())
+}
+
+/// Both derives, through the renamed facade.
+#[derive(renamed::Message, renamed::Actor, Debug, PartialEq)]
+#[courier(crate = ::renamed, mailbox = 4)]
+pub struct Settings {
+    pub name: String,
+}
+
+#[renamed::actor(crate = ::renamed)]
+pub trait Configured {
+    async fn settings(&self) -> Settings;
+}
+
+impl Configured for Settings {
+    async fn settings(&self) -> Settings {
+        Settings { name: self.name.clone() }
+    }
 }

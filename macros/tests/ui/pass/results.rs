@@ -1,20 +1,17 @@
 //! Methods returning `Result<T, E>`, `()` and nothing, with serializable user
-//! types (deriving rkyv through courier's re-export) as arguments and results.
+//! types (`#[derive(courier::Message)]`) as arguments and results.
 
-use courier::__private::rkyv;
 use courier::prelude::*;
 
 /// A user type that can travel in messages.
-#[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(crate = courier::__private::rkyv)]
+#[derive(Debug, Clone, PartialEq, courier::Message)]
 pub struct Point {
     pub x: i32,
     pub y: i32,
 }
 
 /// A user error that can travel in messages.
-#[derive(Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(crate = courier::__private::rkyv)]
+#[derive(Debug, PartialEq, courier::Message)]
 pub enum PlotError {
     OutOfBounds(Point),
     Full,

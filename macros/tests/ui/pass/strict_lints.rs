@@ -1,5 +1,6 @@
 //! The generated code is clean under strict lints, for remote and local
-//! services alike, with default bodies, refs as arguments and `#[tell]`.
+//! services alike, with default bodies, refs as arguments and `#[tell]`, and
+//! for both derives.
 
 #![deny(warnings, missing_docs, unused_qualifications, unused_results, clippy::all)]
 #![deny(rust_2018_idioms, unreachable_pub, trivial_casts, unused_lifetimes, single_use_lifetimes)]
@@ -34,7 +35,53 @@ pub mod services {
     pub trait Single {
         /// Forwards to a counter.
         async fn forward(&self, to: CounterRef, n: u64) -> Result<u64, String>;
+        /// Takes every kind of user type.
+        async fn shapes(&self, shapes: Shapes<u8>, tree: Tree, pair: Pair) -> Result<Unit, Failure>;
     }
+
+    /// Named fields, generic, holding a ref and itself.
+    #[derive(Debug, courier::Message)]
+    pub struct Shapes<T> {
+        /// A generic one.
+        pub items: Vec<T>,
+        /// A ref.
+        pub counter: Option<CounterRef>,
+        /// Itself.
+        pub next: Option<Box<Self>>,
+        /// Private.
+        hidden: String,
+    }
+
+    /// Recursive through a `Vec`.
+    #[derive(Debug, courier::Message)]
+    pub struct Tree(pub Vec<Tree>);
+
+    /// A tuple struct.
+    #[derive(Debug, courier::Message)]
+    pub struct Pair(pub u8, pub String);
+
+    /// A unit struct.
+    #[derive(Debug, courier::Message)]
+    pub struct Unit;
+
+    /// An enum of every variant kind.
+    #[derive(Debug, courier::Message)]
+    pub enum Failure {
+        /// A unit variant.
+        Closed,
+        /// A tuple variant.
+        Code(u16, String),
+        /// A struct variant.
+        Detail {
+            /// Why.
+            reason: String,
+        },
+    }
+
+    /// An actor that derives its settings.
+    #[derive(Debug, Default, courier::Actor)]
+    #[courier(mailbox = 8, name = "derived")]
+    pub struct Derived<T>(T);
 
     /// A local service.
     #[courier::actor(local)]
@@ -69,6 +116,13 @@ pub mod services {
         async fn forward(&self, to: CounterRef, n: u64) -> Result<u64, String> {
             to.add(n).await.map_err(|error| error.to_string())
         }
+        async fn shapes(&self, shapes: Shapes<u8>, tree: Tree, pair: Pair) -> Result<Unit, Failure> {
+            match (shapes.hidden.is_empty(), tree.0.len(), pair) {
+                (true, 0, _) => Ok(Unit),
+                (false, ..) => Err(Failure::Closed),
+                (_, _, Pair(code, text)) => Err(Failure::Code(code.into(), text)),
+            }
+        }
     }
 
     impl Local for Everything {
@@ -84,8 +138,15 @@ pub mod services {
         let actor = system.spawn(Everything::default());
         (actor.clone().into(), actor.clone().into(), actor.into())
     }
+
+    /// A derived actor, spawned.
+    pub fn derived(system: &courier::System) -> courier::ActorRef<Derived<u8>> {
+        let _ = Failure::Detail { reason: String::new() };
+        system.spawn(Derived::default())
+    }
 }
 
 fn main() {
     let _ = services::refs;
+    let _ = services::derived;
 }

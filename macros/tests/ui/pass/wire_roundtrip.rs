@@ -4,8 +4,7 @@
 use courier::__private::rkyv;
 use rkyv::rancor::Error;
 
-#[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(crate = courier::__private::rkyv)]
+#[derive(Debug, Clone, PartialEq, courier::Message)]
 pub struct Point {
     pub x: i32,
     pub y: i32,
