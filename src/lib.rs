@@ -7,72 +7,122 @@
 //! # A service, end to end
 //!
 //! ```
+//! use std::collections::HashMap;
 //! use std::time::Duration;
 //!
 //! use courier::prelude::*;
 //!
-//! /// A counter that can be added to, read and reset.
+//! /// A player's score. `Message` lets calls carry it, in process or to
+//! /// another node.
+//! #[derive(Message, Debug, Clone, PartialEq)]
+//! pub struct Score {
+//!     pub player: String,
+//!     pub points: u32,
+//! }
+//!
+//! /// The board's own errors, which stay apart from delivery errors.
+//! #[derive(Message, Debug, PartialEq)]
+//! pub enum BoardError {
+//!     Closed,
+//!     Unknown { player: String },
+//! }
+//!
+//! /// A page of anything that can be carried.
+//! #[derive(Message, Debug, PartialEq)]
+//! pub struct Page<T> {
+//!     pub items: Vec<T>,
+//!     pub more: bool,
+//! }
+//!
+//! /// A scoreboard.
 //! #[courier::actor]
-//! pub trait Counter {
-//!     /// Adds `n`, returns the new total.
-//!     async fn add(&mut self, n: u64) -> u64;
-//!     /// The current total.
-//!     async fn get(&self) -> u64;
-//!     /// Divides the total; a zero divisor is the handler's own error.
-//!     async fn divide(&mut self, by: u64) -> Result<u64, String>;
-//!     /// Sets the total back to zero, one-way.
+//! pub trait Scoreboard {
+//!     /// Records a score, returns the player's best so far.
+//!     async fn record(&mut self, score: Score) -> Result<u32, BoardError>;
+//!     /// A player's best score.
+//!     async fn best(&self, player: String) -> Result<Score, BoardError>;
+//!     /// The `n` best players, best first.
+//!     async fn top(&self, n: usize) -> Page<Score>;
+//!     /// Takes no more scores, one-way.
 //!     #[tell]
-//!     async fn reset(&mut self);
+//!     async fn close(&mut self);
 //! }
 //!
-//! #[derive(Default)]
-//! struct MyCounter {
-//!     n: u64,
+//! /// The actor: its settings by attribute, every lifecycle hook at its default.
+//! #[derive(Actor, Default)]
+//! #[courier(mailbox = 256, name = "scoreboard")]
+//! struct Board {
+//!     best: HashMap<String, u32>,
+//!     closed: bool,
 //! }
 //!
-//! // Every lifecycle hook has a default body.
-//! impl Actor for MyCounter {}
-//!
-//! impl Counter for MyCounter {
-//!     async fn add(&mut self, n: u64) -> u64 {
-//!         self.n += n;
-//!         self.n
-//!     }
-//!     async fn get(&self) -> u64 {
-//!         self.n
-//!     }
-//!     async fn divide(&mut self, by: u64) -> Result<u64, String> {
-//!         if by == 0 {
-//!             return Err("division by zero".into());
+//! impl Scoreboard for Board {
+//!     async fn record(&mut self, score: Score) -> Result<u32, BoardError> {
+//!         if self.closed {
+//!             return Err(BoardError::Closed);
 //!         }
-//!         self.n /= by;
-//!         Ok(self.n)
+//!         let best = self.best.entry(score.player).or_default();
+//!         *best = (*best).max(score.points);
+//!         Ok(*best)
 //!     }
-//!     async fn reset(&mut self) {
-//!         self.n = 0;
+//!     async fn best(&self, player: String) -> Result<Score, BoardError> {
+//!         match self.best.get(&player) {
+//!             Some(&points) => Ok(Score { player, points }),
+//!             None => Err(BoardError::Unknown { player }),
+//!         }
+//!     }
+//!     async fn top(&self, n: usize) -> Page<Score> {
+//!         let mut items: Vec<Score> =
+//!             self.best.iter().map(|(player, &points)| Score { player: player.clone(), points }).collect();
+//!         items.sort_by(|a, b| b.points.cmp(&a.points));
+//!         let more = items.len() > n;
+//!         items.truncate(n);
+//!         Page { items, more }
+//!     }
+//!     async fn close(&mut self) {
+//!         self.closed = true;
 //!     }
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), CallError> {
 //! let system = System::new();
-//! let counter: CounterRef = system.spawn(MyCounter::default()).into();
+//! let board: ScoreboardRef = system.spawn(Board::default()).into();
 //!
 //! // A call resolves to the method's own return type...
-//! assert_eq!(counter.add(10).await?, 10);
-//! // ...so a handler's error stays apart from delivery errors.
-//! assert_eq!(counter.divide(0).await?, Err("division by zero".to_owned()));
-//! assert_eq!(counter.divide(2).await?, Ok(5));
+//! let ann = |points| Score { player: "ann".to_owned(), points };
+//! assert_eq!(board.record(ann(40)).await?, Ok(40));
+//! assert_eq!(board.record(ann(25)).await?, Ok(40));
+//! board.record(Score { player: "bo".to_owned(), points: 30 }).await?.expect("open");
+//! assert_eq!(board.top(1).await?, Page { items: vec![ann(40)], more: true });
+//!
+//! // ...so the handler's own error arrives intact, inside `Ok`.
+//! let unknown = BoardError::Unknown { player: "cy".to_owned() };
+//! assert_eq!(board.best("cy".to_owned()).await?, Err(unknown));
 //!
 //! // One-way sends resolve once queued; calls can set their own timeout.
-//! counter.reset().await?;
-//! assert_eq!(counter.get().timeout(Duration::from_millis(500)).await?, 0);
+//! board.close().await?;
+//! let late = board.record(ann(99)).timeout(Duration::from_millis(500)).await?;
+//! assert_eq!(late, Err(BoardError::Closed));
 //!
+//! // Delivery failures are `CallError`s.
 //! system.shutdown().await;
-//! assert_eq!(counter.get().await, Err(CallError::ActorStopped));
+//! assert_eq!(board.top(3).await, Err(CallError::ActorStopped));
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Your own types in calls
+//!
+//! Arguments and results of a service method must be serializable, so that
+//! any actor can be called across nodes: `#[derive(courier::Message)]`
+//! makes a struct or an enum of yours so (generic ones included), with no
+//! dependency of your own on the serialization crate. Standard types
+//! (`String`, `Vec`, `Option`, `Box`, `HashMap`, tuples, integers, ...) and
+//! service refs (`{Trait}Ref`) are carried as they are. A type that cannot be
+//! carried is one compile error, at the method or field that uses it.
+//! `#[actor(local)]` lifts the requirement for a service that never leaves
+//! the process.
 //!
 //! # What `#[courier::actor]` generates
 //!
@@ -81,8 +131,8 @@
 //! - the trait itself, each `async fn` rewritten to return
 //!   `impl Future<Output = T> + Send`, so implementers still write `async fn`
 //!   and the futures run on any thread without boxing;
-//! - `CounterRequest` and `CounterResponse`, one variant per method, deriving
-//!   rkyv's `Archive`, `Serialize` and `Deserialize` so any actor can be called
+//! - `CounterRequest` and `CounterResponse`, one variant per method,
+//!   serializable (with rkyv, through this crate) so any actor can be called
 //!   over the wire (`#[actor(local)]` drops that requirement);
 //! - `CounterRef`, a `Clone + Send + Sync` ref with one method per trait
 //!   method, itself serializable so that a ref can travel inside a message;
@@ -95,7 +145,10 @@
 //! # Actors
 //!
 //! An actor is one tokio task that owns its state and handles one message at
-//! a time, in mailbox order. Its mailbox is bounded (see [`MailboxSize`]):
+//! a time, in mailbox order. `#[derive(Actor)]` makes a type an actor, with
+//! its settings by attribute (`#[courier(mailbox = 64, name = "room")]`);
+//! implement [`Actor`] by hand for lifecycle hooks. Its mailbox is bounded
+//! (see [`MailboxSize`]):
 //! an awaited one-way send waits for room, and [`Tell::try_send`] hands the
 //! message back instead. Handlers reach their own ref, their caller and their
 //! children through [`Context::current`]. A panicking handler fails its call
@@ -119,7 +172,7 @@ pub use courier_runtime::{
 
 /// The names most programs need: `use courier::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Actor, ActorRef, CallError, Context, ServiceRef, System, actor};
+    pub use crate::{Actor, ActorRef, CallError, Context, Message, ServiceRef, System, actor};
 }
 
 /// Re-exports for generated code; not a public API.
@@ -127,3 +180,8 @@ pub mod prelude {
 pub mod __private {
     pub use courier_runtime::__private::*;
 }
+
+/// The README's example, compiled and run as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;

@@ -81,9 +81,10 @@ mod names;
 /// # Arguments
 ///
 /// - `#[actor(local)]`: the service never leaves the process. Without it,
-///   every argument and result type must be serializable with rkyv 0.8
-///   (`Archive`, `Serialize`, `Deserialize`), and a type that is not gets one
-///   error, at the type, saying so.
+///   every argument and result type must be serializable: standard types,
+///   service refs, and types that `#[derive(courier::Message)]` (or implement
+///   rkyv 0.8's `Archive`, `Serialize` and `Deserialize`). A type that is not
+///   gets one error, at the type, saying so.
 /// - `#[actor(crate = path)]`: the path of the `courier` facade, when it is
 ///   renamed (`crate = ::my_courier`). The generated code names nothing else.
 ///
