@@ -10,8 +10,9 @@
 //! (`Archived{Type}`), and everything goes through the facade's hidden rkyv
 //! re-export, so the user's crate does not depend on rkyv itself.
 //!
-//! Each field whose type names no generic parameter is marked
-//! `#[rkyv(with = Checked<WIRE_n>)]` with `const WIRE_n: bool = <T as
+//! Each field whose type names no generic parameter (and is not a number,
+//! `bool`, `char` or `String`) is marked `#[rkyv(with = Checked<{
+//! TypeChecks::WIRE_n }>)]` with `const WIRE_n: bool = <T as
 //! WireField>::WIRE` (the same device as the service enums use): a field
 //! whose type cannot be carried gives one error, under the field, saying
 //! what to derive. Fields that name a generic parameter are left to rkyv's
@@ -20,14 +21,15 @@
 //! `#[courier(recursive)]`) have those bounds left out, as rkyv asks for
 //! recursive types.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
-use syn::visit::Visit;
-use syn::visit_mut::VisitMut;
 
 use crate::errors::Errors;
 use crate::helper;
+
+mod fields;
+
+use fields::{Field, FieldKind, Shape, Style, Variant};
 
 /// Expands `#[derive(Message)]` on `input`: the impls, or the errors.
 pub(crate) fn derive(input: syn::DeriveInput) -> TokenStream {
@@ -45,33 +47,8 @@ pub(crate) fn derive(input: syn::DeriveInput) -> TokenStream {
         }
         Ok(actor_option)
     });
-    let shape = match &input.data {
-        syn::Data::Struct(data) => Shape::Struct(read_fields(&input, &data.fields, &mut errors)),
-        syn::Data::Enum(data) if data.variants.is_empty() => {
-            errors.spanned(
-                &input.ident,
-                "`Message` cannot be derived for an enum without variants: no value of it could ever be sent",
-            );
-            return quote!(#errors);
-        }
-        syn::Data::Enum(data) => Shape::Enum(
-            data.variants
-                .iter()
-                .map(|variant| Variant {
-                    cfgs: cfgs(&variant.attrs),
-                    ident: variant.ident.clone(),
-                    fields: read_fields(&input, &variant.fields, &mut errors),
-                })
-                .collect(),
-        ),
-        syn::Data::Union(data) => {
-            errors.at(
-                data.union_token.span,
-                "`Message` cannot be derived for a union: a union does not record which field it holds, \
-                 so its bytes could not be checked when read; use an enum",
-            );
-            return quote!(#errors);
-        }
+    let Some(shape) = fields::read(&input, &mut errors) else {
+        return quote!(#errors);
     };
     // A mistaken option is reported beside a full expansion, so it is the
     // only error.
@@ -107,152 +84,6 @@ struct Names {
     archived: syn::Ident,
     /// `{Type}Resolver`, likewise.
     resolver: syn::Ident,
-}
-
-enum Shape {
-    Struct(Fields),
-    Enum(Vec<Variant>),
-}
-
-struct Variant {
-    cfgs: Vec<syn::Attribute>,
-    ident: syn::Ident,
-    fields: Fields,
-}
-
-/// The fields of a struct or of one variant.
-struct Fields {
-    style: Style,
-    fields: Vec<Field>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Style {
-    Named,
-    Unnamed,
-    Unit,
-}
-
-struct Field {
-    cfgs: Vec<syn::Attribute>,
-    vis: syn::Visibility,
-    /// The field's name, or its index in a tuple.
-    member: syn::Member,
-    /// The field's type, `Self` spelled out (in the mirror `Self` is the
-    /// mirror).
-    ty: syn::Type,
-    kind: FieldKind,
-    /// Where an error about this field points: from its name to its type.
-    span: (Span, Span),
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum FieldKind {
-    /// Names no generic parameter: checked by a `WIRE_n` constant.
-    Concrete,
-    /// Names a generic parameter: rkyv's bound, on the impls.
-    Generic,
-    /// Holds the type itself: no bound at all.
-    Recursive,
-}
-
-fn read_fields(input: &syn::DeriveInput, fields: &syn::Fields, errors: &mut Errors) -> Fields {
-    let style = match fields {
-        syn::Fields::Named(_) => Style::Named,
-        syn::Fields::Unnamed(_) => Style::Unnamed,
-        syn::Fields::Unit => Style::Unit,
-    };
-    let fields = fields
-        .iter()
-        .enumerate()
-        .map(|(index, field)| {
-            let mut recursive = false;
-            helper::read_options(&field.attrs, "`recursive`", errors, |meta, _| {
-                Ok(meta.path.is_ident("recursive") && {
-                    recursive = true;
-                    true
-                })
-            });
-            let mut ty = field.ty.clone();
-            SpellOutSelf(input).visit_type_mut(&mut ty);
-            let mentions = Mentions::of(input, &ty);
-            let kind = if recursive || mentions.itself {
-                FieldKind::Recursive
-            } else if mentions.generic {
-                FieldKind::Generic
-            } else {
-                FieldKind::Concrete
-            };
-            let member = match &field.ident {
-                Some(ident) => syn::Member::Named(ident.clone()),
-                None => syn::Member::Unnamed(syn::Index { index: index as u32, span: field.ty.span() }),
-            };
-            let start = field.ident.as_ref().map_or_else(|| field.ty.span(), syn::Ident::span);
-            Field { cfgs: cfgs(&field.attrs), vis: field.vis.clone(), member, ty, kind, span: (start, field.ty.span()) }
-        })
-        .collect();
-    Fields { style, fields }
-}
-
-/// The `#[cfg]` attributes among `attrs`, which the mirror must share.
-fn cfgs(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
-    attrs.iter().filter(|attr| attr.path().is_ident("cfg")).cloned().collect()
-}
-
-/// Replaces `Self` in a field's type with the type's own name and generics.
-struct SpellOutSelf<'a>(&'a syn::DeriveInput);
-
-impl VisitMut for SpellOutSelf<'_> {
-    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
-        if let syn::Type::Path(path) = ty
-            && path.qself.is_none()
-            && path.path.is_ident("Self")
-        {
-            let (name, (_, generics, _)) = (&self.0.ident, self.0.generics.split_for_impl());
-            *ty = syn::parse_quote_spanned!(path.span()=> #name #generics);
-            return;
-        }
-        syn::visit_mut::visit_type_mut(self, ty);
-    }
-}
-
-/// What a field's type names: a generic parameter, the type itself.
-#[derive(Default)]
-struct Mentions<'a> {
-    params: Vec<String>,
-    name: Option<&'a syn::Ident>,
-    generic: bool,
-    itself: bool,
-}
-
-impl<'a> Mentions<'a> {
-    fn of(input: &'a syn::DeriveInput, ty: &syn::Type) -> Mentions<'a> {
-        let params = input
-            .generics
-            .params
-            .iter()
-            .map(|param| match param {
-                syn::GenericParam::Type(param) => param.ident.to_string(),
-                syn::GenericParam::Const(param) => param.ident.to_string(),
-                syn::GenericParam::Lifetime(param) => param.lifetime.ident.to_string(),
-            })
-            .collect();
-        let mut mentions = Mentions { params, name: Some(&input.ident), ..Mentions::default() };
-        mentions.visit_type(ty);
-        mentions
-    }
-}
-
-impl Visit<'_> for Mentions<'_> {
-    fn visit_path_segment(&mut self, segment: &syn::PathSegment) {
-        self.generic |= self.params.iter().any(|param| segment.ident == param);
-        self.itself |= self.name.is_some_and(|name| segment.ident == *name);
-        syn::visit::visit_path_segment(self, segment);
-    }
-
-    fn visit_lifetime(&mut self, lifetime: &syn::Lifetime) {
-        self.generic |= self.params.iter().any(|param| lifetime.ident == param);
-    }
 }
 
 impl Message<'_> {
@@ -382,7 +213,7 @@ impl Message<'_> {
                     };
                     quote!(#[rkyv(with = #krate::__private::Checked<{ #checks_ty::#name }>)])
                 }
-                FieldKind::Generic => quote!(),
+                FieldKind::Generic | FieldKind::Primitive => quote!(),
                 FieldKind::Recursive => quote!(#[rkyv(omit_bounds)]),
             };
             match member {
