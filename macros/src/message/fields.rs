@@ -46,8 +46,8 @@ pub(super) struct Field {
     /// mirror).
     pub(super) ty: syn::Type,
     pub(super) kind: FieldKind,
-    /// Where an error about this field points: from its name to its type.
-    pub(super) span: (Span, Span),
+    /// Where an error about this field points: its type as written.
+    pub(super) span: Span,
 }
 
 /// What a field's type needs.
@@ -145,8 +145,7 @@ fn read_fields(input: &syn::DeriveInput, fields: &syn::Fields, errors: &mut Erro
                 Some(ident) => syn::Member::Named(ident.clone()),
                 None => syn::Member::Unnamed(syn::Index { index: index as u32, span: field.ty.span() }),
             };
-            let start = field.ident.as_ref().map_or_else(|| field.ty.span(), syn::Ident::span);
-            Field { cfgs: cfgs(&field.attrs), vis: field.vis.clone(), member, ty, kind, span: (start, field.ty.span()) }
+            Field { cfgs: cfgs(&field.attrs), vis: field.vis.clone(), member, ty, kind, span: field.ty.span() }
         })
         .collect();
     Fields { style, fields }

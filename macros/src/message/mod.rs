@@ -204,9 +204,8 @@ impl Message<'_> {
                         Some(check) => check.name.clone(),
                         None => {
                             let name = format_ident!("WIRE_{}", checks.len());
-                            let (open, rest) = (quote_spanned!(span.0=> <), quote_spanned!(span.1=> as));
-                            let check = quote_spanned!(span.1=> #krate::__private::WireField>::WIRE);
-                            let item = quote!(const #name: bool = #open #ty #rest #check;);
+                            let check = quote_spanned!(*span=> <#ty as #krate::__private::WireField>::WIRE);
+                            let item = quote!(const #name: bool = #check;);
                             checks.push(Check { ty: ty.clone(), name: name.clone(), item });
                             name
                         }
