@@ -1,0 +1,309 @@
+//! Frames on a byte stream, with no sockets: an 8-byte prefix, then a body
+//! laid out so that both of its archives can be read in place.
+//!
+//! ```text
+//! prefix  u32 LE body length | u32 LE header length
+//! body    header archive | zero padding to a multiple of 16 | payload archive
+//! ```
+//!
+//! The body is read into its own 16-byte-aligned buffer, so the header
+//! archive (at offset 0) and the payload archive (at the next multiple of 16)
+//! are both aligned as rkyv's checked access requires, without a second
+//! copy. A length over the maximum, or a header length that does not fit
+//! the body, means the stream has lost its framing: the decoder says so and
+//! takes nothing more.
+
+use rkyv::util::AlignedVec;
+
+/// Bytes before each body.
+pub const PREFIX_LEN: usize = 8;
+
+/// The alignment of a body and of the payload inside it.
+pub const ALIGN: usize = 16;
+
+/// The largest body a node accepts unless configured otherwise: 16 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
+
+/// One frame's body: the header's archive and the payload's, each aligned.
+#[derive(Debug)]
+pub struct Frame {
+    body: AlignedVec<ALIGN>,
+    header_len: usize,
+}
+
+impl Frame {
+    /// The header's archive.
+    pub fn header(&self) -> &[u8] {
+        &self.body[..self.header_len]
+    }
+
+    /// The payload's archive (empty for a frame without one).
+    pub fn payload(&self) -> &[u8] {
+        &self.body[payload_offset(self.header_len).min(self.body.len())..]
+    }
+
+    /// The whole body, for accounting.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether the body is empty (never, for a frame that carries a header).
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Frame) -> bool {
+        self.header_len == other.header_len && self.body[..] == other.body[..]
+    }
+}
+
+impl Eq for Frame {}
+
+/// Where the payload starts in a body whose header is `header_len` bytes.
+fn payload_offset(header_len: usize) -> usize {
+    header_len.next_multiple_of(ALIGN)
+}
+
+/// Why a stream's bytes are not frames.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The prefix announces a body longer than the maximum.
+    #[error("a frame of {len} bytes is over the maximum of {max}")]
+    TooLarge {
+        /// The announced length.
+        len: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// The prefix's header length does not fit inside the body.
+    #[error("a frame's header of {header_len} bytes does not fit its body of {len}")]
+    BadHeader {
+        /// The announced header length.
+        header_len: usize,
+        /// The announced body length.
+        len: usize,
+    },
+    /// The decoder already failed; the stream must be closed.
+    #[error("the stream lost its framing earlier")]
+    Poisoned,
+}
+
+/// Appends one frame (prefix and body) to `out`.
+///
+/// # Panics
+///
+/// If the body would not fit a `u32` length (4 GiB), which no caller that
+/// keeps to a maximum frame size can reach.
+pub fn encode(header: &[u8], payload: &[u8], out: &mut Vec<u8>) {
+    let offset = if payload.is_empty() { header.len() } else { payload_offset(header.len()) };
+    let len = offset + payload.len();
+    let (len32, header32) = (u32::try_from(len), u32::try_from(header.len()));
+    let (Ok(len32), Ok(header32)) = (len32, header32) else { panic!("a frame body of {len} bytes") };
+    out.reserve(PREFIX_LEN + len);
+    out.extend_from_slice(&len32.to_le_bytes());
+    out.extend_from_slice(&header32.to_le_bytes());
+    out.extend_from_slice(header);
+    out.resize(out.len() + (offset - header.len()), 0);
+    out.extend_from_slice(payload);
+}
+
+/// Turns a stream's bytes, in chunks of any size, back into frames.
+#[derive(Debug)]
+pub struct Decoder {
+    max: usize,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Reading the prefix; this much of it so far.
+    Prefix([u8; PREFIX_LEN], usize),
+    /// Reading a body of `len` bytes into `body`.
+    Body {
+        body: AlignedVec<ALIGN>,
+        len: usize,
+        header_len: usize,
+    },
+    Poisoned,
+}
+
+impl Decoder {
+    /// A decoder that refuses bodies over `max` bytes.
+    pub fn new(max: usize) -> Decoder {
+        Decoder { max, state: State::Prefix([0; PREFIX_LEN], 0) }
+    }
+
+    /// Takes bytes from the front of `input` until one frame is complete
+    /// (returned) or `input` is used up (`Ok(None)`). Call it again with the
+    /// rest of `input`, then with the stream's next bytes. After an error
+    /// every call returns [`FrameError::Poisoned`].
+    pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Frame>, FrameError> {
+        loop {
+            match &mut self.state {
+                State::Poisoned => return Err(FrameError::Poisoned),
+                State::Prefix(prefix, filled) => {
+                    let take = (PREFIX_LEN - *filled).min(input.len());
+                    prefix[*filled..*filled + take].copy_from_slice(&input[..take]);
+                    *input = &input[take..];
+                    *filled += take;
+                    if *filled < PREFIX_LEN {
+                        return Ok(None);
+                    }
+                    let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+                    let header_len = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]) as usize;
+                    if let Err(error) = self.check(len, header_len) {
+                        self.state = State::Poisoned;
+                        return Err(error);
+                    }
+                    let mut body = AlignedVec::with_capacity(len);
+                    body.reserve_exact(len);
+                    self.state = State::Body { body, len, header_len };
+                }
+                State::Body { body, len, header_len } => {
+                    let take = (*len - body.len()).min(input.len());
+                    body.extend_from_slice(&input[..take]);
+                    *input = &input[take..];
+                    if body.len() < *len {
+                        return Ok(None);
+                    }
+                    let header_len = *header_len;
+                    let State::Body { body, .. } =
+                        std::mem::replace(&mut self.state, State::Prefix([0; PREFIX_LEN], 0))
+                    else {
+                        unreachable!("in the body state")
+                    };
+                    return Ok(Some(Frame { body, header_len }));
+                }
+            }
+        }
+    }
+
+    fn check(&self, len: usize, header_len: usize) -> Result<(), FrameError> {
+        if len > self.max {
+            return Err(FrameError::TooLarge { len, max: self.max });
+        }
+        if header_len == 0 || header_len > len {
+            return Err(FrameError::BadHeader { header_len, len });
+        }
+        Ok(())
+    }
+
+    /// Whether the decoder is between frames (nothing of a frame read yet).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Prefix(_, 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn frames(input: &[u8], chunk: usize) -> Result<Vec<Frame>, FrameError> {
+        let mut decoder = Decoder::new(1024);
+        let mut frames = Vec::new();
+        for mut piece in input.chunks(chunk.max(1)) {
+            while let Some(frame) = decoder.decode(&mut piece)? {
+                frames.push(frame);
+            }
+            assert!(piece.is_empty(), "every byte is taken");
+        }
+        Ok(frames)
+    }
+
+    #[test]
+    fn frames_come_back_whole_and_aligned_however_the_bytes_are_cut() {
+        let mut wire = Vec::new();
+        encode(b"abc", b"payload", &mut wire);
+        encode(&[7; 16], b"", &mut wire);
+        encode(&[1; 17], &[2; 40], &mut wire);
+        for chunk in [1, 2, 3, 7, 8, 9, 64, 1000] {
+            let frames = frames(&wire, chunk).expect("valid frames");
+            assert_eq!(frames.len(), 3);
+            assert_eq!((frames[0].header(), frames[0].payload()), (&b"abc"[..], &b"payload"[..]));
+            assert_eq!((frames[1].header(), frames[1].payload()), (&[7; 16][..], &[][..]));
+            assert_eq!((frames[2].header(), frames[2].payload()), (&[1; 17][..], &[2; 40][..]));
+            for frame in &frames {
+                assert_eq!(frame.header().as_ptr() as usize % ALIGN, 0);
+                assert_eq!(frame.payload().as_ptr() as usize % ALIGN, 0, "payload aligned");
+            }
+        }
+    }
+
+    #[test]
+    fn an_oversized_or_inconsistent_prefix_poisons_the_stream() {
+        let mut decoder = Decoder::new(64);
+        let mut input = &[65, 0, 0, 0, 1, 0, 0, 0][..];
+        assert_eq!(decoder.decode(&mut input), Err(FrameError::TooLarge { len: 65, max: 64 }));
+        assert_eq!(decoder.decode(&mut &b"more"[..]), Err(FrameError::Poisoned));
+
+        let mut decoder = Decoder::new(64);
+        assert_eq!(
+            decoder.decode(&mut &[8, 0, 0, 0, 9, 0, 0, 0][..]),
+            Err(FrameError::BadHeader { header_len: 9, len: 8 })
+        );
+        let mut decoder = Decoder::new(64);
+        assert_eq!(
+            decoder.decode(&mut &[8, 0, 0, 0, 0, 0, 0, 0][..]),
+            Err(FrameError::BadHeader { header_len: 0, len: 8 })
+        );
+    }
+
+    #[test]
+    fn a_truncated_frame_waits_for_the_rest() {
+        let mut wire = Vec::new();
+        encode(b"head", b"body", &mut wire);
+        let mut decoder = Decoder::new(64);
+        let mut input = &wire[..wire.len() - 1];
+        assert_eq!(decoder.decode(&mut input), Ok(None));
+        assert!(!decoder.is_idle());
+        let frame = decoder.decode(&mut &wire[wire.len() - 1..]).expect("valid").expect("complete");
+        assert_eq!(frame.payload(), b"body");
+        assert!(decoder.is_idle());
+    }
+
+    proptest! {
+        /// Arbitrary bytes, cut anywhere: the decoder never panics, never
+        /// allocates past its maximum, and either yields frames or fails
+        /// for good.
+        #[test]
+        fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..4096), chunk in 1usize..300) {
+            let mut decoder = Decoder::new(1024);
+            let mut failed = false;
+            for mut piece in input.chunks(chunk) {
+                loop {
+                    match decoder.decode(&mut piece) {
+                        Ok(Some(frame)) => prop_assert!(frame.len() <= 1024),
+                        Ok(None) => break,
+                        Err(FrameError::Poisoned) => { prop_assert!(failed); break }
+                        Err(_) => { prop_assert!(!failed); failed = true; break }
+                    }
+                }
+            }
+        }
+
+        /// Whatever is encoded decodes to the same header and payload.
+        #[test]
+        fn encoded_frames_round_trip(
+            parts in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 1..100), proptest::collection::vec(any::<u8>(), 0..200)),
+                1..10,
+            ),
+            chunk in 1usize..64,
+        ) {
+            let mut wire = Vec::new();
+            for (header, payload) in &parts {
+                encode(header, payload, &mut wire);
+            }
+            let frames = frames(&wire, chunk).expect("valid frames");
+            prop_assert_eq!(frames.len(), parts.len());
+            for (frame, (header, payload)) in frames.iter().zip(&parts) {
+                prop_assert_eq!(frame.header(), &header[..]);
+                prop_assert_eq!(frame.payload(), &payload[..]);
+            }
+        }
+    }
+}
