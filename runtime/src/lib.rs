@@ -39,7 +39,7 @@ pub use call::{Call, CallFuture, Tell, TellFuture};
 pub use context::Context;
 pub use error::{CallChain, CallError, SpawnError, TrySendError};
 pub use id::{ActorId, ArchivedActorId};
-pub use protocol::{Dispatch, Method, Protocol, fingerprint, method_id};
+pub use protocol::{Dispatch, Method, Protocol, fingerprint, method_id, service_key};
 pub use recipient::{Recipient, ServiceRef};
 pub use system::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, System, SystemBuilder};
 

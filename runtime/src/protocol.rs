@@ -55,6 +55,11 @@ pub const fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// The key of a service's name on the wire: its 64-bit FNV-1a hash.
+pub const fn service_key(service: &str) -> u64 {
+    fnv1a(service.as_bytes(), FNV_OFFSET)
+}
+
 /// The stable id of `service::method`: the same in every build that keeps
 /// both names.
 pub const fn method_id(service: &str, method: &str) -> u32 {

@@ -2,6 +2,8 @@
 //!
 //! The protocol lives in modules with no sockets, each unit-tested on its
 //! own: [`frame`] cuts a byte stream into frames whose archives can be read
-//! in place.
+//! in place, and [`envelope`] validates a frame's header once and routes on
+//! it without touching the payload.
 
+pub mod envelope;
 pub mod frame;
