@@ -2,8 +2,12 @@
 //!
 //! The protocol lives in modules with no sockets, each unit-tested on its
 //! own: [`frame`] cuts a byte stream into frames whose archives can be read
-//! in place, and [`envelope`] validates a frame's header once and routes on
-//! it without touching the payload.
+//! in place, [`envelope`] validates a frame's header once and routes on it
+//! without touching the payload, [`pending`] correlates replies with the
+//! calls waiting on them under a clock the driver supplies, and [`backoff`]
+//! spaces reconnection attempts.
 
+pub mod backoff;
 pub mod envelope;
 pub mod frame;
+pub mod pending;
