@@ -6,8 +6,12 @@
 //! without touching the payload, [`pending`] correlates replies with the
 //! calls waiting on them under a clock the driver supplies, and [`backoff`]
 //! spaces reconnection attempts.
+//!
+//! [`tls`] sets up mutual TLS 1.3 between the nodes of one cluster CA, and
+//! makes a development CA and node certificates.
 
 pub mod backoff;
 pub mod envelope;
 pub mod frame;
 pub mod pending;
+pub mod tls;
