@@ -166,8 +166,9 @@
 pub use courier_macros::actor;
 pub use courier_macros::{Actor, Message};
 pub use courier_runtime::{
-    Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Context, Dispatch, MailboxSize, Method, Protocol,
-    Recipient, ServiceRef, SpawnError, System, SystemBuilder, Tell, TellFuture, TrySendError, fingerprint, method_id,
+    Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Dispatch, MailboxSize, Method,
+    Protocol, Recipient, ServiceRef, SpawnError, System, SystemBuilder, Tell, TellFuture, TrySendError, fingerprint,
+    method_id,
 };
 
 /// The names most programs need: `use courier::prelude::*;`.

@@ -58,7 +58,8 @@ fn wire_derives(service: &Service) -> TokenStream {
 /// request enum, once per distinct type: `Checked` serializes the field as
 /// `T` itself does. When `T` cannot be serialized, the const gives one error
 /// at the user's type (from `Wire`), and its failure keeps rkyv's derives
-/// from repeating it (see the runtime's `wire_check` module).
+/// from repeating it (see the runtime's `wire_check` module). `__WIRE`, the
+/// conjunction of the checks, bounds the protocol's codec the same way.
 struct Fields<'s> {
     service: &'s Service,
     request: syn::Ident,
@@ -94,14 +95,19 @@ impl<'s> Fields<'s> {
 
     /// The impl that holds the checks, if any.
     fn checks(self) -> TokenStream {
-        if self.checks.is_empty() {
+        if self.service.options.local {
             return TokenStream::new();
         }
         let request = self.request;
+        let names: Vec<_> = (0..self.checks.len()).map(|index| format_ident!("__WIRE_{index}")).collect();
+        let all = if names.is_empty() { quote!(true) } else { quote!(#(Self::#names)&&*) };
         let checks = self.checks.into_iter().map(|(_, check)| check);
         quote! {
             impl #request {
                 #(#checks)*
+                /// Compiles only if every argument and result type can
+                /// cross the wire; the codec is bounded on it.
+                const __WIRE: bool = #all;
             }
         }
     }
@@ -340,6 +346,17 @@ fn protocol_impl(service: &Service) -> TokenStream {
     });
     let method_body =
         if service.methods.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#arms)* }) };
+    // A service that may leave the process says how its messages do.
+    let codec = (!options.local).then(|| {
+        quote! {
+            const CODEC: ::core::option::Option<#krate::Codec<Self>> = ::core::option::Option::Some(#krate::Codec {
+                encode_request: #krate::__private::encode::<Self, { #request::__WIRE }>,
+                decode_request: #krate::__private::decode::<Self, { #request::__WIRE }>,
+                encode_response: #krate::__private::encode::<#response, { #request::__WIRE }>,
+                decode_response: #krate::__private::decode::<#response, { #request::__WIRE }>,
+            });
+        }
+    });
     quote! {
         impl #request {
             #(#consts)*
@@ -349,6 +366,7 @@ fn protocol_impl(service: &Service) -> TokenStream {
             type Response = #response;
             const SERVICE: &'static str = #service_name;
             const FINGERPRINT: u64 = #krate::fingerprint(#service_name, &[#(#signatures),*]);
+            #codec
 
             fn method(&self) -> #krate::Method {
                 #method_body

@@ -16,6 +16,7 @@ mod actor_ref;
 mod call;
 mod cell;
 mod chain;
+mod codec;
 mod context;
 mod dead_letters;
 mod deadline;
@@ -36,6 +37,7 @@ mod wire_check;
 pub use actor::{Actor, MailboxSize};
 pub use actor_ref::ActorRef;
 pub use call::{Call, CallFuture, Tell, TellFuture};
+pub use codec::Codec;
 pub use context::Context;
 pub use error::{CallChain, CallError, SpawnError, TrySendError};
 pub use id::{ActorId, ArchivedActorId};
@@ -48,5 +50,6 @@ pub use system::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, System, SystemB
 pub mod __private {
     pub use rkyv;
 
+    pub use crate::codec::{decode, encode};
     pub use crate::wire_check::{Checked, Wire, WireField};
 }

@@ -7,6 +7,7 @@
 use std::future::Future;
 
 use crate::Actor;
+use crate::codec::Codec;
 
 /// A service's request type: one value per method call.
 ///
@@ -19,6 +20,9 @@ pub trait Protocol: Send + Sized + 'static {
     /// A hash of every method's signature; two builds of a service can talk
     /// to each other when their fingerprints agree.
     const FINGERPRINT: u64;
+    /// How requests and responses cross the wire; `None` for a service that
+    /// never leaves the process (`#[actor(local)]`).
+    const CODEC: Option<Codec<Self>> = None;
     /// The method this request calls.
     fn method(&self) -> Method;
 }

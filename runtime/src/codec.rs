@@ -1,0 +1,97 @@
+//! How a protocol's requests and responses become bytes and back.
+//!
+//! `#[courier::actor]` gives every service that is not `local` a [`Codec`]
+//! in [`Protocol::CODEC`]: plain function pointers, so the transport can
+//! carry any service's messages without being generic over them. Decoding
+//! checks the bytes (rkyv's validation) before it trusts them: bytes that
+//! are not a valid archive of the expected type are a
+//! [`CallError::Protocol`], never undefined behaviour.
+
+use std::fmt;
+
+use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
+use rkyv::bytecheck::CheckBytes;
+use rkyv::rancor::Error;
+use rkyv::ser::allocator::ArenaHandle;
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Deserialize, Serialize};
+
+use crate::CallError;
+use crate::protocol::Protocol;
+use crate::wire_check::Checked;
+
+/// Encoders and decoders of one protocol's requests and responses.
+pub struct Codec<P: Protocol> {
+    /// Archives a request.
+    pub encode_request: fn(&P) -> Result<AlignedVec, CallError>,
+    /// Checks and reads back an archived request.
+    pub decode_request: fn(&[u8]) -> Result<P, CallError>,
+    /// Archives a response.
+    pub encode_response: fn(&P::Response) -> Result<AlignedVec, CallError>,
+    /// Checks and reads back an archived response.
+    pub decode_response: fn(&[u8]) -> Result<P::Response, CallError>,
+}
+
+impl<P: Protocol> Clone for Codec<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P: Protocol> Copy for Codec<P> {}
+
+impl<P: Protocol> fmt::Debug for Codec<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Codec<{}>", P::SERVICE)
+    }
+}
+
+/// Archives and reads back a `T`. Implemented by `Checked<true>` for every
+/// `T` that can travel; generated codecs name it as `Checked<{ ..::__WIRE }>`,
+/// the conjunction of the service's type checks, so that a service whose
+/// types cannot travel gets the checks' one error per type and nothing more.
+pub trait Carry<T> {
+    /// Archives `value`.
+    fn encode(value: &T) -> Result<AlignedVec, CallError>;
+    /// Checks that `bytes` are an archived `T`, then reads it back.
+    fn decode(bytes: &[u8]) -> Result<T, CallError>;
+}
+
+impl<T> Carry<T> for Checked<true>
+where
+    T: Archive + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, Error>>,
+    T::Archived: for<'a> CheckBytes<HighValidator<'a, Error>> + Deserialize<T, HighDeserializer<Error>>,
+{
+    fn encode(value: &T) -> Result<AlignedVec, CallError> {
+        rkyv::to_bytes::<Error>(value).map_err(|error| CallError::Protocol {
+            detail: format!("a `{}` could not be written: {error}", short_name::<T>()),
+        })
+    }
+
+    fn decode(bytes: &[u8]) -> Result<T, CallError> {
+        rkyv::from_bytes::<T, Error>(bytes)
+            .map_err(|_| CallError::Protocol { detail: format!("the bytes are not a valid `{}`", short_name::<T>()) })
+    }
+}
+
+/// Archives `value`; what every generated codec encodes with.
+pub fn encode<T, const WIRE: bool>(value: &T) -> Result<AlignedVec, CallError>
+where
+    Checked<WIRE>: Carry<T>,
+{
+    <Checked<WIRE> as Carry<T>>::encode(value)
+}
+
+/// Checks that `bytes` are an archived `T`, then reads it back; what every
+/// generated codec decodes with. `bytes` must be aligned to 16 (as the
+/// transport's frames are); misaligned bytes are refused, not read.
+pub fn decode<T, const WIRE: bool>(bytes: &[u8]) -> Result<T, CallError>
+where
+    Checked<WIRE>: Carry<T>,
+{
+    <Checked<WIRE> as Carry<T>>::decode(bytes)
+}
+
+fn short_name<T>() -> &'static str {
+    crate::chain::short_type_name::<T>()
+}
