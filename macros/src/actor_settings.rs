@@ -8,6 +8,10 @@ use syn::spanned::Spanned;
 use crate::errors::Errors;
 use crate::helper;
 
+/// The options that set an actor's behaviour; `#[derive(Message)]` on the
+/// same type leaves them to this derive.
+pub(crate) const ACTOR_OPTIONS: [&str; 2] = ["mailbox", "name"];
+
 /// The mailbox an actor type asked for.
 enum Mailbox {
     Bounded(syn::LitInt),
@@ -39,12 +43,11 @@ pub(crate) fn derive(mut input: syn::DeriveInput) -> TokenStream {
         }
         Ok(true)
     });
-    for param in &input.generics.params {
-        if let syn::GenericParam::Lifetime(param) = param {
+    let mut lifetimes = input.generics.lifetimes().peekable();
+    if lifetimes.peek().is_some() {
+        for param in lifetimes {
             errors.spanned(param, "an actor owns its state, so it cannot borrow: remove the lifetime parameter");
         }
-    }
-    if input.generics.lifetimes().next().is_some() {
         return quote!(#errors);
     }
     // Otherwise a mistaken option is reported beside the impl, so that it is

@@ -9,16 +9,11 @@
 
 use std::fmt;
 
-use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
-use rkyv::bytecheck::CheckBytes;
-use rkyv::rancor::Error;
-use rkyv::ser::allocator::ArenaHandle;
 use rkyv::util::AlignedVec;
-use rkyv::{Archive, Deserialize, Serialize};
 
 use crate::CallError;
 use crate::protocol::Protocol;
-use crate::wire_check::Checked;
+use crate::wire_check::{Checked, Wire};
 
 /// Encoders and decoders of one protocol's requests and responses.
 pub struct Codec<P: Protocol> {
@@ -46,10 +41,10 @@ impl<P: Protocol> fmt::Debug for Codec<P> {
     }
 }
 
-/// Archives and reads back a `T`. Implemented by `Checked<true>` for every
-/// `T` that can travel; generated codecs name it as `Checked<{ ..::__WIRE }>`,
-/// the conjunction of the service's type checks, so that a service whose
-/// types cannot travel gets the checks' one error per type and nothing more.
+/// Archives and reads back a `T`: implemented by `Checked<true>` for every
+/// [`Wire`] type. Generated codecs name it as `Checked<{ ..::__WIRE }>`, the
+/// conjunction of the service's type checks, so that a service whose types
+/// cannot travel gets the checks' one error per type and nothing more.
 pub trait Carry<T> {
     /// Archives `value`.
     fn encode(value: &T) -> Result<AlignedVec, CallError>;
@@ -57,20 +52,13 @@ pub trait Carry<T> {
     fn decode(bytes: &[u8]) -> Result<T, CallError>;
 }
 
-impl<T> Carry<T> for Checked<true>
-where
-    T: Archive + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, Error>>,
-    T::Archived: for<'a> CheckBytes<HighValidator<'a, Error>> + Deserialize<T, HighDeserializer<Error>>,
-{
+impl<T: Wire> Carry<T> for Checked<true> {
     fn encode(value: &T) -> Result<AlignedVec, CallError> {
-        rkyv::to_bytes::<Error>(value).map_err(|error| CallError::Protocol {
-            detail: format!("a `{}` could not be written: {error}", short_name::<T>()),
-        })
+        value.encode()
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CallError> {
-        rkyv::from_bytes::<T, Error>(bytes)
-            .map_err(|_| CallError::Protocol { detail: format!("the bytes are not a valid `{}`", short_name::<T>()) })
+        T::decode(bytes)
     }
 }
 
@@ -90,8 +78,4 @@ where
     Checked<WIRE>: Carry<T>,
 {
     <Checked<WIRE> as Carry<T>>::decode(bytes)
-}
-
-fn short_name<T>() -> &'static str {
-    crate::chain::short_type_name::<T>()
 }

@@ -23,6 +23,9 @@ use rkyv::util::AlignedVec;
 use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
 use rkyv::{Archive, Deserialize, Place, Serialize};
 
+use crate::CallError;
+use crate::chain::short_type_name;
+
 /// A type that can travel in a message: rkyv serializes it, checks its
 /// archived bytes and deserializes it back.
 #[diagnostic::on_unimplemented(
@@ -32,9 +35,16 @@ use rkyv::{Archive, Deserialize, Place, Serialize};
     note = "a type from another crate must implement rkyv 0.8's traits there, or be wrapped in a type of yours that derives `courier::Message`",
     note = "or, if this service never leaves the process, write `#[actor(local)]` on the service trait"
 )]
-pub trait Wire {
+pub trait Wire: Sized {
     /// Always `true`: naming it asks the compiler to prove `Self: Wire`.
     const WIRE: bool = true;
+
+    /// Archives `self`.
+    fn encode(&self) -> Result<AlignedVec, CallError>;
+
+    /// Checks that `bytes` (aligned to 16) are an archived `Self`, then
+    /// reads it back; bytes that are not are refused, never trusted.
+    fn decode(bytes: &[u8]) -> Result<Self, CallError>;
 }
 
 // Not recommended, so an error names the user's type and `Wire`, not the
@@ -45,6 +55,17 @@ where
     T: Archive + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, Error>>,
     T::Archived: for<'a> CheckBytes<HighValidator<'a, Error>> + Deserialize<T, HighDeserializer<Error>>,
 {
+    fn encode(&self) -> Result<AlignedVec, CallError> {
+        rkyv::to_bytes::<Error>(self).map_err(|error| CallError::Protocol {
+            detail: format!("a `{}` could not be written: {error}", short_type_name::<T>()),
+        })
+    }
+
+    fn decode(bytes: &[u8]) -> Result<T, CallError> {
+        rkyv::from_bytes::<T, Error>(bytes).map_err(|_| CallError::Protocol {
+            detail: format!("the bytes are not a valid `{}`", short_type_name::<T>()),
+        })
+    }
 }
 
 /// A field type of a `#[derive(courier::Message)]` type that can travel in

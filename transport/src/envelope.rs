@@ -113,20 +113,21 @@ impl Envelope {
 }
 
 /// Appends the frame of `header` and an already-archived `payload` to `out`.
-pub fn write(header: &Header, payload: &[u8], out: &mut Vec<u8>) -> Result<(), EnvelopeError> {
-    let header = rkyv::to_bytes::<RkyvError>(header).map_err(|error| EnvelopeError::Write(error.to_string()))?;
-    frame::encode(&header, payload, out);
+/// `scratch` holds the header's archive on the way; a writer keeps one and
+/// passes it to every call, so framing allocates nothing per message.
+pub fn write(
+    header: &Header,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+    scratch: &mut AlignedVec,
+) -> Result<(), EnvelopeError> {
+    let mut buffer = std::mem::take(scratch);
+    buffer.clear();
+    let buffer = rkyv::api::high::to_bytes_in::<_, RkyvError>(header, buffer)
+        .map_err(|error| EnvelopeError::Write(error.to_string()))?;
+    frame::encode(&buffer, payload, out);
+    *scratch = buffer;
     Ok(())
-}
-
-/// Archives a payload value.
-pub fn archive<T>(value: &T) -> Result<AlignedVec, EnvelopeError>
-where
-    T: for<'a> rkyv::Serialize<
-            rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, RkyvError>,
-        >,
-{
-    rkyv::to_bytes::<RkyvError>(value).map_err(|error| EnvelopeError::Write(error.to_string()))
 }
 
 #[cfg(test)]
@@ -158,9 +159,16 @@ mod tests {
 
     #[test]
     fn the_header_is_read_in_place_and_the_payload_left_alone() {
-        let payload = archive(&(7u64, "hello".to_owned())).expect("archived");
-        let mut wire = Vec::new();
-        write(&call(), &payload, &mut wire).expect("written");
+        let payload = rkyv::to_bytes::<RkyvError>(&(7u64, "hello".to_owned())).expect("archived");
+        let (mut wire, mut scratch) = (Vec::new(), AlignedVec::new());
+        write(&call(), &payload, &mut wire, &mut scratch).expect("written");
+        // The scratch buffer is reused: a second frame reads back the same.
+        write(&call(), &payload, &mut wire, &mut scratch).expect("written again");
+        let mut input = &wire[..];
+        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+        let first = decoder.decode(&mut input).expect("a frame").expect("whole");
+        let second = decoder.decode(&mut input).expect("a frame").expect("whole");
+        assert_eq!(first, second);
         let envelope = Envelope::check(one_frame(&wire)).expect("a valid header");
         let header = envelope.header();
         assert_eq!(header.kind, ArchivedKind::Call);

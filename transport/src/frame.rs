@@ -157,8 +157,7 @@ impl Decoder {
                         self.state = State::Poisoned;
                         return Err(error);
                     }
-                    let mut body = AlignedVec::with_capacity(len);
-                    body.reserve_exact(len);
+                    let body = AlignedVec::with_capacity(len);
                     self.state = State::Body { body, len, header_len };
                 }
                 State::Body { body, len, header_len } => {

@@ -24,6 +24,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
+use crate::actor_settings::ACTOR_OPTIONS;
 use crate::errors::Errors;
 use crate::helper;
 
@@ -41,7 +42,7 @@ pub(crate) fn derive(input: syn::DeriveInput) -> TokenStream {
             return Ok(true);
         }
         // The options of `#[derive(Actor)]`, for a type that derives both.
-        let actor_option = ["mailbox", "name"].iter().any(|key| meta.path.is_ident(key));
+        let actor_option = ACTOR_OPTIONS.iter().any(|key| meta.path.is_ident(key));
         if actor_option {
             let _: syn::Expr = meta.value()?.parse()?;
         }
