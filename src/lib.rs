@@ -165,15 +165,17 @@
 #[doc = include_str!("docs/actor.md")]
 pub use courier_macros::actor;
 pub use courier_macros::{Actor, Message};
+pub use courier_runtime::remote::NetworkStats;
 pub use courier_runtime::{
     Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Dispatch, MailboxSize, Method,
     Protocol, Recipient, ServiceRef, SpawnError, System, SystemBuilder, Tell, TellFuture, TrySendError, fingerprint,
     method_id,
 };
+pub use courier_transport::{Listen, NodeBuilder, NodeError, Tls, TlsError};
 
 /// The names most programs need: `use courier::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Actor, ActorRef, CallError, Context, Message, ServiceRef, System, actor};
+    pub use crate::{Actor, ActorRef, CallError, Context, Listen, Message, ServiceRef, System, Tls, actor};
 }
 
 /// Re-exports for generated code; not a public API.

@@ -17,12 +17,12 @@ use crate::wire_check::{Checked, Wire};
 
 /// Encoders and decoders of one protocol's requests and responses.
 pub struct Codec<P: Protocol> {
-    /// Archives a request.
-    pub encode_request: fn(&P) -> Result<AlignedVec, CallError>,
+    /// Archives a request into the given buffer (cleared first).
+    pub encode_request: fn(&P, AlignedVec) -> Result<AlignedVec, CallError>,
     /// Checks and reads back an archived request.
     pub decode_request: fn(&[u8]) -> Result<P, CallError>,
-    /// Archives a response.
-    pub encode_response: fn(&P::Response) -> Result<AlignedVec, CallError>,
+    /// Archives a response into the given buffer (cleared first).
+    pub encode_response: fn(&P::Response, AlignedVec) -> Result<AlignedVec, CallError>,
     /// Checks and reads back an archived response.
     pub decode_response: fn(&[u8]) -> Result<P::Response, CallError>,
 }
@@ -46,15 +46,15 @@ impl<P: Protocol> fmt::Debug for Codec<P> {
 /// conjunction of the service's type checks, so that a service whose types
 /// cannot travel gets the checks' one error per type and nothing more.
 pub trait Carry<T> {
-    /// Archives `value`.
-    fn encode(value: &T) -> Result<AlignedVec, CallError>;
+    /// Archives `value` into `buffer`, cleared first.
+    fn encode(value: &T, buffer: AlignedVec) -> Result<AlignedVec, CallError>;
     /// Checks that `bytes` are an archived `T`, then reads it back.
     fn decode(bytes: &[u8]) -> Result<T, CallError>;
 }
 
 impl<T: Wire> Carry<T> for Checked<true> {
-    fn encode(value: &T) -> Result<AlignedVec, CallError> {
-        value.encode()
+    fn encode(value: &T, buffer: AlignedVec) -> Result<AlignedVec, CallError> {
+        value.encode(buffer)
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CallError> {
@@ -62,12 +62,13 @@ impl<T: Wire> Carry<T> for Checked<true> {
     }
 }
 
-/// Archives `value`; what every generated codec encodes with.
-pub fn encode<T, const WIRE: bool>(value: &T) -> Result<AlignedVec, CallError>
+/// Archives `value` into `buffer` (cleared first); what every generated
+/// codec encodes with.
+pub fn encode<T, const WIRE: bool>(value: &T, buffer: AlignedVec) -> Result<AlignedVec, CallError>
 where
     Checked<WIRE>: Carry<T>,
 {
-    <Checked<WIRE> as Carry<T>>::encode(value)
+    <Checked<WIRE> as Carry<T>>::encode(value, buffer)
 }
 
 /// Checks that `bytes` are an archived `T`, then reads it back; what every

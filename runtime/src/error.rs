@@ -36,12 +36,27 @@ pub enum CallError {
         /// The cycle of actors, starting and ending at the target.
         chain: CallChain,
     },
-    /// The reply did not match the request (a peer speaking another version of
-    /// the service).
+    /// The reply did not match the request, or bytes from the wire were not
+    /// a valid message (a peer speaking another version of the service).
     #[error("protocol mismatch: {detail}")]
     Protocol {
         /// What did not match.
         detail: String,
+    },
+    /// The actor's node cannot be reached: the connection to it was lost or
+    /// could not be made. Every call waiting on a lost node fails with this
+    /// at once.
+    #[error("node {node} is unreachable")]
+    NodeUnreachable {
+        /// The node, as its address or id.
+        node: String,
+    },
+    /// The other node has no actor by that name or id serving that service
+    /// for remote access.
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was looked for.
+        what: String,
     },
 }
 
@@ -67,7 +82,7 @@ pub enum TrySendError<M> {
     /// The mailbox was at capacity.
     #[error("the actor's mailbox is full")]
     Full(M),
-    /// The actor had stopped.
+    /// The actor had stopped, or its node cannot be reached.
     #[error("the actor has stopped")]
     Stopped(M),
 }
@@ -100,6 +115,10 @@ pub enum SpawnError {
     /// The system is shutting down.
     #[error("the system is shutting down")]
     ShuttingDown,
+    /// Only an actor of this system, serving a service that is not
+    /// `#[actor(local)]`, can be served to other nodes.
+    #[error("cannot serve `{0}` to other nodes: {1}")]
+    NotServable(String, &'static str),
 }
 
 /// Turns a caught panic payload into its message.

@@ -22,3 +22,9 @@ impl fmt::Display for ActorId {
         write!(f, "{:x}/{}", self.node & 0xffff, self.seq)
     }
 }
+
+impl From<&ArchivedActorId> for ActorId {
+    fn from(id: &ArchivedActorId) -> Self {
+        ActorId { node: id.node.to_native(), seq: id.seq.to_native() }
+    }
+}

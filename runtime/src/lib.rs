@@ -28,6 +28,7 @@ mod letter;
 mod mailbox;
 mod protocol;
 mod recipient;
+pub mod remote;
 mod reply;
 mod run;
 mod system;

@@ -17,6 +17,8 @@ pub trait Protocol: Send + Sized + 'static {
     type Response: Send + 'static;
     /// The service trait's name, as written.
     const SERVICE: &'static str;
+    /// The service's name on the wire: [`service_key`] of [`SERVICE`](Protocol::SERVICE).
+    const SERVICE_KEY: u64 = service_key(Self::SERVICE);
     /// A hash of every method's signature; two builds of a service can talk
     /// to each other when their fingerprints agree.
     const FINGERPRINT: u64;

@@ -11,16 +11,23 @@ use crate::letter::Envelope;
 use crate::mailbox::{Mailbox, Refused};
 use crate::protocol::{Dispatch, Protocol};
 use crate::system::SystemShared;
-use crate::{Actor, ActorId, TrySendError};
+use crate::{Actor, ActorId, CallError, TrySendError};
 
-/// Something that takes envelopes of protocol `P`: a local mailbox today; a
-/// remote node's connection later.
+/// Something that takes envelopes of protocol `P`: a local mailbox, or the
+/// connection to the node of a remote actor.
 pub(crate) trait Post<P: Protocol>: Send + Sync + 'static {
     fn id(&self) -> ActorId;
+    /// Queues `envelope`, or hands it back. A call may also be accepted and
+    /// failed at once through its reply slot.
     fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>>;
     /// Ready once a full mailbox has room again (or is closed).
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
+    /// The system whose clock and defaults apply to calls sent here.
     fn system(&self) -> Option<&Arc<SystemShared>>;
+    /// What a send that `try_post` refused with `Stopped` fails with.
+    fn closed_error(&self) -> CallError {
+        CallError::ActorStopped
+    }
 }
 
 impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
@@ -109,6 +116,10 @@ impl<P: Protocol> Recipient<P> {
 
     pub(crate) fn post(&self) -> &dyn Post<P> {
         &*self.post
+    }
+
+    pub(crate) fn remote(id: ActorId, link: Arc<dyn crate::remote::Link>, system: Arc<SystemShared>) -> Self {
+        Recipient { post: Arc::new(crate::remote::RemotePost::<P>::new(id, link, system)) }
     }
 
     pub(crate) fn downgrade(&self) -> std::sync::Weak<dyn Post<P>> {

@@ -6,6 +6,9 @@
 //! `ActorStopped`. Later fills are dropped. The caller marks the slot
 //! abandoned when it stops waiting, so a queued request nobody waits for is
 //! skipped.
+//!
+//! A call that came from another node has no local caller: its slot
+//! [forwards](ReplySlot::forward) the first fill to the connection instead.
 
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -24,9 +27,15 @@ pub(crate) struct ReplySlot<R> {
     state: Mutex<State<R>>,
 }
 
+/// Where a forwarded reply goes: called once, with the first fill.
+pub(crate) type Forward<R> = Box<dyn FnOnce(Result<R, CallError>) + Send>;
+
 enum State<R> {
     /// No reply yet; the caller's waker once it has polled.
     Waiting(Option<Waker>),
+    /// No reply yet; it goes to this function rather than to a waiting
+    /// future.
+    Forwarding(Forward<R>),
     Filled(Result<R, CallError>),
     /// The caller has taken the reply or gone away.
     Closed,
@@ -37,6 +46,12 @@ impl<R> ReplySlot<R> {
         ReplySlot { state: Mutex::new(State::Waiting(None)) }
     }
 
+    /// A slot whose first fill is handed to `to` (on the filling thread)
+    /// instead of being kept for a caller.
+    pub(crate) fn forward(to: Forward<R>) -> Self {
+        ReplySlot { state: Mutex::new(State::Forwarding(to)) }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State<R>> {
         // No code that can panic runs under this lock.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -45,18 +60,25 @@ impl<R> ReplySlot<R> {
     /// Fills the slot unless it is filled or closed; wakes the caller.
     pub(crate) fn fill(&self, reply: Result<R, CallError>) {
         let mut state = self.lock();
-        let State::Waiting(waker) = &mut *state else { return };
-        let waker = waker.take();
-        *state = State::Filled(reply);
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
+        match std::mem::replace(&mut *state, State::Closed) {
+            State::Waiting(waker) => {
+                *state = State::Filled(reply);
+                drop(state);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            State::Forwarding(to) => {
+                drop(state);
+                to(reply);
+            }
+            done => *state = done,
         }
     }
 
     /// Whether the reply can no longer reach anyone waiting for it.
     pub(crate) fn is_closed(&self) -> bool {
-        !matches!(*self.lock(), State::Waiting(_))
+        !matches!(*self.lock(), State::Waiting(_) | State::Forwarding(_))
     }
 
     /// The reply, once filled. Called by the caller only.
@@ -72,7 +94,7 @@ impl<R> ReplySlot<R> {
                 *state = State::Waiting(waker);
                 Poll::Pending
             }
-            State::Closed => Poll::Ready(Err(CallError::ActorStopped)),
+            State::Closed | State::Forwarding(_) => Poll::Ready(Err(CallError::ActorStopped)),
         }
     }
 
@@ -116,5 +138,16 @@ mod tests {
         slot.fill(Ok(1));
         let mut cx = Context::from_waker(Waker::noop());
         assert_eq!(slot.poll_take(&mut cx), Poll::Ready(Err(CallError::ActorStopped)));
+    }
+
+    #[test]
+    fn a_forwarding_slot_hands_over_the_first_fill_only() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let slot = ReplySlot::<u32>::forward(Box::new(move |reply| tx.send(reply).expect("receiver alive")));
+        assert!(!slot.is_closed());
+        slot.fill(Ok(3));
+        slot.expire();
+        assert!(slot.is_closed());
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![Ok(3)]);
     }
 }

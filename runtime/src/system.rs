@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::{Arc, LazyLock, OnceLock, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -14,6 +14,7 @@ use crate::dead_letters::DeadLetters;
 use crate::deadline::Deadlines;
 use crate::exports::Exports;
 use crate::mailbox::Mailbox;
+use crate::remote::Network;
 use crate::{Actor, ActorId, ActorRef, SpawnError};
 
 /// The call timeout of a system built without one.
@@ -37,6 +38,8 @@ pub(crate) struct SystemShared {
     pub(crate) dead_letters: DeadLetters,
     pub(crate) deadlines: Arc<Deadlines>,
     pub(crate) exports: Exports,
+    /// The transport, once one is installed.
+    pub(crate) network: OnceLock<Arc<dyn Network>>,
     next_seq: AtomicU64,
     roots: DashMap<u64, Arc<dyn Cell>>,
     names: DashMap<Arc<str>, Arc<dyn Cell>>,
@@ -90,7 +93,7 @@ impl Drop for SystemShared {
 /// ```
 #[derive(Clone)]
 pub struct System {
-    shared: Arc<SystemShared>,
+    pub(crate) shared: Arc<SystemShared>,
 }
 
 impl std::fmt::Debug for System {
@@ -148,6 +151,7 @@ impl SystemBuilder {
             dead_letters: DeadLetters::default(),
             deadlines: Arc::default(),
             exports: Exports::default(),
+            network: OnceLock::new(),
             next_seq: AtomicU64::new(1),
             roots: DashMap::new(),
             names: DashMap::new(),
@@ -241,6 +245,11 @@ impl System {
         Some(ActorRef::from_cell(cell))
     }
 
+    /// How long a call waits for its reply unless it sets its own timeout.
+    pub fn call_timeout(&self) -> Duration {
+        self.shared.config.call_timeout
+    }
+
     /// How many one-way messages could not be delivered so far.
     pub fn dead_letter_count(&self) -> u64 {
         self.shared.dead_letters.count()
@@ -256,6 +265,9 @@ impl System {
         }
         for root in &roots {
             root.terminated().await;
+        }
+        if let Some(network) = self.shared.network.get() {
+            network.shutdown();
         }
     }
 

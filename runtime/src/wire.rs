@@ -20,7 +20,9 @@ impl<P: Protocol> Archive for Recipient<P> {
 
 impl<P: Protocol, S: Fallible + ?Sized> Serialize<S> for Recipient<P> {
     fn serialize(&self, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
-        if let Some(system) = self.post().system() {
+        // Only the actor's own system can find it again; a ref to another
+        // node's actor is found through that node.
+        if let Some(system) = self.post().system().filter(|system| system.id == self.id().node) {
             system.exports.export(self);
         }
         self.id().serialize(serializer)
@@ -29,7 +31,6 @@ impl<P: Protocol, S: Fallible + ?Sized> Serialize<S> for Recipient<P> {
 
 impl<P: Protocol, D: Fallible + ?Sized> Deserialize<Recipient<P>, D> for ArchivedActorId {
     fn deserialize(&self, _: &mut D) -> Result<Recipient<P>, D::Error> {
-        let id = ActorId { node: self.node.to_native(), seq: self.seq.to_native() };
-        Ok(crate::exports::resolve(id))
+        Ok(crate::exports::resolve(ActorId::from(self)))
     }
 }

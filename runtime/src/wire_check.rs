@@ -39,8 +39,9 @@ pub trait Wire: Sized {
     /// Always `true`: naming it asks the compiler to prove `Self: Wire`.
     const WIRE: bool = true;
 
-    /// Archives `self`.
-    fn encode(&self) -> Result<AlignedVec, CallError>;
+    /// Archives `self` into `buffer` (cleared first, so one buffer serves
+    /// many messages) and hands it back.
+    fn encode(&self, buffer: AlignedVec) -> Result<AlignedVec, CallError>;
 
     /// Checks that `bytes` (aligned to 16) are an archived `Self`, then
     /// reads it back; bytes that are not are refused, never trusted.
@@ -55,8 +56,9 @@ where
     T: Archive + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, Error>>,
     T::Archived: for<'a> CheckBytes<HighValidator<'a, Error>> + Deserialize<T, HighDeserializer<Error>>,
 {
-    fn encode(&self) -> Result<AlignedVec, CallError> {
-        rkyv::to_bytes::<Error>(self).map_err(|error| CallError::Protocol {
+    fn encode(&self, mut buffer: AlignedVec) -> Result<AlignedVec, CallError> {
+        buffer.clear();
+        rkyv::api::high::to_bytes_in::<_, Error>(self, buffer).map_err(|error| CallError::Protocol {
             detail: format!("a `{}` could not be written: {error}", short_type_name::<T>()),
         })
     }

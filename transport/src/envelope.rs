@@ -6,6 +6,7 @@
 //! header without touching the payload.
 
 use courier_runtime::ActorId;
+use courier_runtime::remote::Hop;
 use rkyv::rancor::Error as RkyvError;
 use rkyv::util::AlignedVec;
 
@@ -25,6 +26,10 @@ pub enum Kind {
     Reply,
     /// The failure of `request`: an archived `CallError`.
     Failure,
+    /// A lookup of the actor served under the target's name, for the
+    /// header's service and fingerprint; answered by a `Reply` carrying the
+    /// archived `ActorId`, or a `Failure`.
+    Resolve,
 }
 
 /// The actor a frame is for.
@@ -40,16 +45,6 @@ pub enum Target {
     Name(String),
 }
 
-/// One actor waiting in a call chain, as deadlock detection shows it.
-#[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(derive(Debug, PartialEq, Eq))]
-pub struct Hop {
-    /// The waiting actor.
-    pub actor: ActorId,
-    /// How it is shown: its name, or `Type#seq`.
-    pub label: String,
-}
-
 /// The routing part of every frame.
 #[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[rkyv(derive(Debug, PartialEq, Eq))]
@@ -63,6 +58,9 @@ pub struct Header {
     /// The service, by the hash of its name
     /// ([`service_key`](courier_runtime::service_key)).
     pub service: u64,
+    /// The sender's fingerprint of the service: a call between builds whose
+    /// traits differ fails instead of decoding garbage.
+    pub fingerprint: u64,
     /// The method id within the service.
     pub method: u32,
     /// The calling actor, if the call came from one.
@@ -70,9 +68,9 @@ pub struct Header {
     /// The actors waiting on this call, innermost last.
     pub chain: Vec<Hop>,
     /// Time left before the call's deadline when it was sent, in
-    /// microseconds. A relative budget, not a clock reading: nodes' clocks
-    /// need not agree.
-    pub budget_micros: u64,
+    /// microseconds; `None` for a one-way request. A relative budget, not a
+    /// clock reading: nodes' clocks need not agree.
+    pub budget_micros: Option<u64>,
 }
 
 /// Why a frame is not an envelope.
@@ -145,10 +143,11 @@ mod tests {
             request: 42,
             target: Target::Name("lobby".to_owned()),
             service: service_key("ChatRoom"),
+            fingerprint: 3,
             method: 7,
             sender: Some(ActorId { node: 1, seq: 2 }),
             chain: vec![Hop { actor: ActorId { node: 1, seq: 2 }, label: "client".to_owned() }],
-            budget_micros: 5_000_000,
+            budget_micros: Some(5_000_000),
         }
     }
 

@@ -1,0 +1,204 @@
+//! Requests from other nodes, on their way into a local mailbox.
+
+use std::any::Any;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rkyv::util::AlignedVec;
+
+use super::{ArchivedHop, Link, decoding, with_scratch};
+use crate::chain::{ChainLink, Label};
+use crate::letter::{Envelope, Origin};
+use crate::protocol::Protocol;
+use crate::recipient::{Post, Recipient};
+use crate::reply::{Forward, ReplySlot};
+use crate::{ActorId, CallChain, CallError, TrySendError};
+
+/// A request that arrived from another node, its header already read.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    /// The call's request id; `None` for a one-way request.
+    pub request: Option<u64>,
+    /// The method id from the header.
+    pub method: u32,
+    /// The sender's fingerprint of the service.
+    pub fingerprint: u64,
+    /// The calling actor, if any.
+    pub sender: Option<ActorId>,
+    /// The actors waiting on this call, outermost first, read in place.
+    pub chain: &'a [ArchivedHop],
+    /// Time the call had left when it was sent.
+    pub budget: Option<Duration>,
+    /// The archived request, aligned, not yet checked.
+    pub payload: &'a [u8],
+}
+
+/// Why an incoming request was not queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undelivered {
+    /// The mailbox is full: wait with [`Inbound::poll_room`] and retry.
+    Full,
+    /// The request failed; a call's sender should get this error.
+    Failed(CallError),
+}
+
+/// One service of one local actor, reachable from other nodes.
+pub trait Inbound: Send + Sync + 'static {
+    /// The service's name.
+    fn service(&self) -> &'static str;
+
+    /// The service's fingerprint in this build.
+    fn fingerprint(&self) -> u64;
+
+    /// The actor.
+    fn actor(&self) -> ActorId;
+
+    /// Checks and decodes `incoming`, then queues it in the actor's mailbox;
+    /// a call's reply goes back through `link` once the handler returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Undelivered::Full`] leaves nothing queued. [`Undelivered::Failed`]
+    /// says why the request cannot run: the actor stopped, the fingerprints
+    /// or method differ, the payload is not a valid request, the deadline has
+    /// passed, or the call would close a cycle ([`CallError::Deadlock`]).
+    fn try_deliver(&self, incoming: Incoming<'_>, link: &Arc<dyn Link>) -> Result<(), Undelivered>;
+
+    /// Ready once the actor's mailbox has room (or it stopped).
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// For finding the typed entry again.
+    #[doc(hidden)]
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Service `P` of one actor, as exported: a weak handle, so an export does
+/// not keep its actor alive.
+pub(crate) struct Served<P: Protocol> {
+    id: ActorId,
+    post: Weak<dyn Post<P>>,
+}
+
+impl<P: Protocol> Served<P> {
+    pub(crate) fn new(recipient: &Recipient<P>) -> Self {
+        Served { id: recipient.id(), post: recipient.downgrade() }
+    }
+
+    pub(crate) fn recipient(&self) -> Option<Recipient<P>> {
+        self.post.upgrade().map(Recipient::from_post)
+    }
+}
+
+impl<P: Protocol> Inbound for Served<P> {
+    fn service(&self) -> &'static str {
+        P::SERVICE
+    }
+
+    fn fingerprint(&self) -> u64 {
+        P::FINGERPRINT
+    }
+
+    fn actor(&self) -> ActorId {
+        self.id
+    }
+
+    fn try_deliver(&self, incoming: Incoming<'_>, link: &Arc<dyn Link>) -> Result<(), Undelivered> {
+        let failed = |error| Err(Undelivered::Failed(error));
+        let Some(post) = self.post.upgrade() else { return failed(CallError::ActorStopped) };
+        let Some(system) = post.system() else { return failed(CallError::ActorStopped) };
+        if incoming.fingerprint != P::FINGERPRINT {
+            return failed(fingerprint_mismatch(P::SERVICE, P::FINGERPRINT, incoming.fingerprint));
+        }
+        let Some(codec) = P::CODEC else {
+            let detail = format!("`{}` is `#[actor(local)]`", P::SERVICE);
+            return failed(CallError::Protocol { detail });
+        };
+        if incoming.budget == Some(Duration::ZERO) {
+            return failed(CallError::Timeout);
+        }
+        if let Some(chain) = cycle(incoming.chain, self.id) {
+            return failed(CallError::Deadlock { chain });
+        }
+        let request = match decoding(system, link, || (codec.decode_request)(incoming.payload)) {
+            Ok(request) => request,
+            Err(error) => return failed(error),
+        };
+        if request.method().id != incoming.method {
+            let detail = format!("the header names another method of `{}` than the request", P::SERVICE);
+            return failed(CallError::Protocol { detail });
+        }
+        let origin = Origin {
+            sender: incoming.sender,
+            chain: chain_from_hops(incoming.chain),
+            deadline: incoming.budget.map(|budget| system.deadlines.deadline(budget)),
+        };
+        let reply = incoming
+            .request
+            .map(|id| Arc::new(ReplySlot::forward(forward::<P>(id, link.clone(), codec.encode_response))));
+        match post.try_post(Envelope { request, reply, origin }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(Undelivered::Full),
+            Err(TrySendError::Stopped(_)) => failed(CallError::ActorStopped),
+        }
+    }
+
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.post.upgrade() {
+            Some(post) => post.poll_room(cx),
+            None => Poll::Ready(()),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The error of a call between two builds of a service trait that differ.
+pub(crate) fn fingerprint_mismatch(service: &str, ours: u64, theirs: u64) -> CallError {
+    CallError::Protocol {
+        detail: format!(
+            "the two nodes were built from different versions of the service trait `{service}` \
+             (fingerprint {ours:016x} here, {theirs:016x} there)"
+        ),
+    }
+}
+
+/// Sends the first fill of a remote call's reply slot back over `link`.
+fn forward<P: Protocol>(
+    request: u64,
+    link: Arc<dyn Link>,
+    encode: fn(&P::Response, AlignedVec) -> Result<AlignedVec, CallError>,
+) -> Forward<P::Response> {
+    Box::new(move |reply| match reply {
+        Ok(response) => with_scratch(|buffer| match encode(&response, buffer) {
+            Ok(bytes) => {
+                link.reply(request, Ok(&bytes));
+                ((), bytes)
+            }
+            Err(error) => {
+                link.reply(request, Err(error));
+                ((), AlignedVec::new())
+            }
+        }),
+        Err(error) => link.reply(request, Err(error)),
+    })
+}
+
+/// The cycle a call to `target` closes, if `target` is already waiting in
+/// its chain.
+fn cycle(chain: &[ArchivedHop], target: ActorId) -> Option<CallChain> {
+    let from = chain.iter().position(|hop| ActorId::from(&hop.actor) == target)?;
+    let mut labels: Vec<String> = chain[from..].iter().map(|hop| hop.label.as_str().to_owned()).collect();
+    labels.push(chain[from].label.as_str().to_owned());
+    Some(CallChain(labels))
+}
+
+/// A call chain read from the wire, as local calls extend it.
+pub(crate) fn chain_from_hops(chain: &[ArchivedHop]) -> Option<Arc<ChainLink>> {
+    chain.iter().fold(None, |parent, hop| {
+        let label = Label { ty: "", name: Some(hop.label.as_str().into()) };
+        Some(Arc::new(ChainLink { id: ActorId::from(&hop.actor), label, parent }))
+    })
+}

@@ -1,0 +1,199 @@
+//! The seam between the runtime and a transport that connects nodes.
+//!
+//! The runtime knows every service's types; a transport knows sockets. They
+//! meet here, over bytes:
+//!
+//! - Outgoing: a ref to an actor on another node sends through a [`Link`],
+//!   the transport's connection to that node. The runtime encodes the request
+//!   (the service's [`Codec`](crate::Codec)), flattens the call chain and
+//!   turns the deadline into a budget ([`Outgoing`]); for a call it hands
+//!   over a [`Completion`] that decodes the reply and resumes the caller.
+//! - Incoming: the transport routes a frame by its header to an [`Inbound`]
+//!   (found by [`System::inbound`](crate::System::inbound)), which checks and
+//!   decodes the payload and queues it in the actor's mailbox. A call's reply
+//!   goes back through [`Link::reply`] from the actor's own task.
+//! - A system with a transport has a [`Network`] installed: it dials nodes,
+//!   resolves names on them, and knows which [`Link`] leads to a node id.
+//!
+//! Only actors served under a name ([`System::serve`](crate::System::serve))
+//! or whose refs were sent to another node inside a message can be reached
+//! from outside, and only through the services they were served or sent as.
+
+mod inbound;
+mod post;
+mod system;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub(crate) use inbound::Served;
+pub use inbound::{Inbound, Incoming, Undelivered};
+pub(crate) use post::RemotePost;
+pub use system::{InboundTarget, WeakSystem};
+
+use crate::system::SystemShared;
+use crate::{ActorId, CallError};
+
+/// One actor waiting in a call chain, as it crosses the wire.
+#[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug, PartialEq, Eq))]
+pub struct Hop {
+    /// The waiting actor.
+    pub actor: ActorId,
+    /// How it is shown in a deadlock chain: its name, or `Type#seq`.
+    pub label: String,
+}
+
+/// A request on its way to another node, its payload already encoded.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    /// The target actor's sequence number on the receiving node.
+    pub target: u64,
+    /// The service, by [`service_key`](crate::service_key).
+    pub service: u64,
+    /// The service's [`fingerprint`](crate::Protocol::FINGERPRINT).
+    pub fingerprint: u64,
+    /// The method id.
+    pub method: u32,
+    /// The calling actor, if the call comes from one.
+    pub sender: Option<ActorId>,
+    /// The actors waiting on this call, outermost first.
+    pub chain: Vec<Hop>,
+    /// Time left before the deadline, for a call.
+    pub budget: Option<Duration>,
+    /// The archived request.
+    pub payload: &'a [u8],
+}
+
+/// What a call's reply becomes: run once with the reply's archived response,
+/// or with why there is none (the remote failure, `Timeout` at the deadline,
+/// `NodeUnreachable` when the connection is lost).
+pub type Completion = Box<dyn FnOnce(Result<&[u8], CallError>) + Send>;
+
+/// Why a [`Link`] did not take a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its send queues are full: wait with [`Link::poll_room`] and retry.
+    Full,
+    /// The connection is down; the error says which node.
+    Down(CallError),
+}
+
+/// A transport's connection to one other node.
+pub trait Link: Send + Sync + 'static {
+    /// The other node's id.
+    fn node(&self) -> u64;
+
+    /// Queues `frame`: a call when `call` holds its deadline and completion
+    /// (run exactly once, whatever happens), a one-way request otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Full`] when the queues are full (nothing was queued, the
+    /// completion is dropped unrun), [`Refusal::Down`] when the node cannot be
+    /// reached.
+    fn send(&self, frame: Outgoing<'_>, call: Option<(Instant, Completion)>) -> Result<(), Refusal>;
+
+    /// Ready once the send queues have room again (or the link is down).
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// Sends the reply to the call `request` that came over this link.
+    fn reply(&self, request: u64, outcome: Result<&[u8], CallError>);
+}
+
+/// The future of [`Network::resolve`].
+pub type Resolving = Pin<Box<dyn Future<Output = Result<(Arc<dyn Link>, ActorId), CallError>> + Send>>;
+
+/// A system's way to other nodes, installed by a transport.
+pub trait Network: Send + Sync + 'static {
+    /// The address this node listens on.
+    fn local_addr(&self) -> SocketAddr;
+
+    /// The link to node `node`, if this node is connected to it.
+    fn link(&self, node: u64) -> Option<Arc<dyn Link>>;
+
+    /// Connects to the node at `addr` (or reuses the connection) and asks it
+    /// for the actor served as `name` for service `service` with this
+    /// `fingerprint`.
+    fn resolve(&self, addr: SocketAddr, name: &str, service: u64, fingerprint: u64) -> Resolving;
+
+    /// Closes every connection; the system is shutting down.
+    fn shutdown(&self);
+
+    /// What the transport has seen so far.
+    fn stats(&self) -> NetworkStats;
+}
+
+/// Counters of a node's transport: traffic, and bad input refused.
+///
+/// Every refused input is counted once, under the first check it failed,
+/// and the node goes on serving.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NetworkStats {
+    /// Connections made or accepted (after the TLS and hello handshakes).
+    pub connections: u64,
+    /// Connection attempts refused or failed: TLS, hello, version.
+    pub refused_connections: u64,
+    /// Frames received and routed.
+    pub frames_received: u64,
+    /// Streams closed because they lost their framing: a length over the
+    /// maximum, or an inconsistent frame.
+    pub broken_streams: u64,
+    /// Frames whose header was not a valid envelope header.
+    pub invalid_headers: u64,
+    /// Requests for an actor, name or service not served here.
+    pub unknown_targets: u64,
+    /// Requests whose payload, method or fingerprint did not check out.
+    pub invalid_payloads: u64,
+    /// Replies for calls nobody waits for any more (late or unknown ids).
+    pub stray_replies: u64,
+}
+
+/// Where bytes being decoded came from: the system reading them, and the
+/// link they came over.
+type Source = (Arc<SystemShared>, Arc<dyn Link>);
+
+thread_local! {
+    /// The node a payload being decoded on this thread came from: refs read
+    /// from it resolve through its link.
+    static DECODING: RefCell<Option<Source>> = const { RefCell::new(None) };
+}
+
+/// Runs `decode` with refs resolving as seen from `system`, for bytes that
+/// came over `link`.
+pub(crate) fn decoding<R>(system: &Arc<SystemShared>, link: &Arc<dyn Link>, decode: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Source>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DECODING.with(|slot| *slot.borrow_mut() = self.0.take());
+        }
+    }
+    let previous = DECODING.with(|slot| slot.borrow_mut().replace((system.clone(), link.clone())));
+    let _restore = Restore(previous);
+    decode()
+}
+
+/// The system and link of the payload being decoded on this thread, if any.
+pub(crate) fn decoding_context() -> Option<Source> {
+    DECODING.with(|slot| slot.borrow().clone())
+}
+
+thread_local! {
+    /// A buffer for archiving payloads on this thread, reused message after
+    /// message.
+    static SCRATCH: std::cell::Cell<rkyv::util::AlignedVec> = std::cell::Cell::new(rkyv::util::AlignedVec::new());
+}
+
+/// Runs `f` with this thread's scratch buffer; `f` hands it back. A nested
+/// use gets a fresh buffer rather than the borrowed one.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(rkyv::util::AlignedVec) -> (R, rkyv::util::AlignedVec)) -> R {
+    let (result, buffer) = f(SCRATCH.take());
+    SCRATCH.set(buffer);
+    result
+}

@@ -1,0 +1,122 @@
+//! A ref's way to an actor on another node: the runtime side of a remote
+//! call.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::{Completion, Hop, Link, Outgoing, Refusal, decoding, with_scratch};
+use crate::chain::ChainLink;
+use crate::deadline::TICK;
+use crate::letter::{Envelope, ReplyTo};
+use crate::protocol::Protocol;
+use crate::recipient::Post;
+use crate::system::SystemShared;
+use crate::{ActorId, CallError, TrySendError};
+
+/// Sends protocol `P`'s requests to actor `id` through `link`.
+pub(crate) struct RemotePost<P> {
+    id: ActorId,
+    link: Arc<dyn Link>,
+    /// The local system: its default timeout and deadline clock apply.
+    system: Arc<SystemShared>,
+    protocol: PhantomData<fn(P)>,
+}
+
+impl<P: Protocol> RemotePost<P> {
+    pub(crate) fn new(id: ActorId, link: Arc<dyn Link>, system: Arc<SystemShared>) -> Self {
+        RemotePost { id, link, system, protocol: PhantomData }
+    }
+
+    /// Fails `envelope` with `error`: a call through its reply slot, a
+    /// one-way request by handing it back.
+    fn fail(&self, envelope: Envelope<P>, error: CallError) -> Result<(), TrySendError<Envelope<P>>> {
+        match &envelope.reply {
+            Some(reply) => {
+                reply.fill(Err(error));
+                Ok(())
+            }
+            None => Err(TrySendError::Stopped(envelope)),
+        }
+    }
+
+    /// Decodes the reply and resumes the caller.
+    fn completion(&self, reply: ReplyTo<P>, decode: fn(&[u8]) -> Result<P::Response, CallError>) -> Completion {
+        let (system, link) = (self.system.clone(), self.link.clone());
+        Box::new(move |result| {
+            let response = result.and_then(|bytes| decoding(&system, &link, || decode(bytes)));
+            reply.fill(response);
+        })
+    }
+
+    /// How long the call has left, from its deadline tick.
+    fn budget(&self, deadline: Option<u64>) -> Option<Duration> {
+        let ticks = deadline?.saturating_sub(self.system.deadlines.now());
+        Some(TICK.saturating_mul(u32::try_from(ticks).unwrap_or(u32::MAX)))
+    }
+}
+
+/// The actors waiting on a call, outermost first.
+fn hops(chain: Option<&ChainLink>) -> Vec<Hop> {
+    let mut hops = Vec::new();
+    let mut link = chain;
+    while let Some(l) = link {
+        hops.push(Hop { actor: l.id, label: l.label.show(l.id) });
+        link = l.parent.as_deref();
+    }
+    hops.reverse();
+    hops
+}
+
+impl<P: Protocol> Post<P> for RemotePost<P> {
+    fn id(&self) -> ActorId {
+        self.id
+    }
+
+    fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>> {
+        let Some(codec) = P::CODEC else {
+            let detail = format!("`{}` is `#[actor(local)]`: its requests cannot cross the wire", P::SERVICE);
+            return self.fail(envelope, CallError::Protocol { detail });
+        };
+        let sent = with_scratch(|buffer| {
+            let payload = match (codec.encode_request)(&envelope.request, buffer) {
+                Ok(payload) => payload,
+                Err(error) => return (Err(Refusal::Down(error)), Default::default()),
+            };
+            let budget = self.budget(envelope.origin.deadline);
+            let frame = Outgoing {
+                target: self.id.seq,
+                service: P::SERVICE_KEY,
+                fingerprint: P::FINGERPRINT,
+                method: envelope.request.method().id,
+                sender: envelope.origin.sender,
+                chain: hops(envelope.origin.chain.as_deref()),
+                budget,
+                payload: &payload,
+            };
+            let call = envelope.reply.as_ref().map(|reply| {
+                let deadline = Instant::now() + budget.unwrap_or(crate::DEFAULT_CALL_TIMEOUT);
+                (deadline, self.completion(reply.clone(), codec.decode_response))
+            });
+            (self.link.send(frame, call), payload)
+        });
+        match sent {
+            Ok(()) => Ok(()),
+            Err(Refusal::Full) => Err(TrySendError::Full(envelope)),
+            Err(Refusal::Down(error)) => self.fail(envelope, error),
+        }
+    }
+
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.link.poll_room(cx)
+    }
+
+    fn system(&self) -> Option<&Arc<SystemShared>> {
+        Some(&self.system)
+    }
+
+    fn closed_error(&self) -> CallError {
+        CallError::NodeUnreachable { node: format!("{:x}", self.id.node & 0xffff) }
+    }
+}

@@ -1,0 +1,258 @@
+//! Remote actors: two nodes in one process, talking over real QUIC
+//! connections on loopback with mutual TLS.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use courier::prelude::*;
+use courier::{CallError, NodeError};
+use tokio::time::timeout;
+
+/// Far above anything on loopback: a test that needs it has hung.
+const BOUND: Duration = Duration::from_secs(20);
+
+/// A chat room: members join with a ref the room calls back.
+#[courier::actor]
+pub trait ChatRoom {
+    /// Adds `member` under `name`; returns how many members there are.
+    async fn join(&mut self, name: String, member: MemberRef) -> usize;
+    /// Sends `text` to every member; returns how many got it.
+    async fn say(&self, from: String, text: String) -> usize;
+    /// Sleeps `millis`, for deadline tests.
+    async fn nap(&self, millis: u64);
+    /// How many calls of `say` have run.
+    async fn said(&self) -> u32;
+}
+
+/// A chat member, called back by the room.
+#[courier::actor]
+pub trait Member {
+    /// Receives a line.
+    async fn hear(&mut self, line: String);
+    /// Every line heard so far.
+    async fn heard(&self) -> Vec<String>;
+}
+
+#[derive(Default)]
+struct Room {
+    members: Vec<(String, MemberRef)>,
+    said: u32,
+}
+
+impl Actor for Room {}
+
+impl ChatRoom for Room {
+    async fn join(&mut self, name: String, member: MemberRef) -> usize {
+        self.members.push((name, member));
+        self.members.len()
+    }
+
+    async fn say(&self, from: String, text: String) -> usize {
+        let mut reached = 0;
+        for (_, member) in &self.members {
+            if member.hear(format!("{from}: {text}")).await.is_ok() {
+                reached += 1;
+            }
+        }
+        reached
+    }
+
+    async fn nap(&self, millis: u64) {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
+
+    async fn said(&self) -> u32 {
+        self.said
+    }
+}
+
+#[derive(Default)]
+struct Listener {
+    heard: Vec<String>,
+}
+
+impl Actor for Listener {}
+
+impl Member for Listener {
+    async fn hear(&mut self, line: String) {
+        self.heard.push(line);
+    }
+
+    async fn heard(&self) -> Vec<String> {
+        self.heard.clone()
+    }
+}
+
+/// A fresh folder of development certificates per test.
+fn certs(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("courier-remote-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn node(dir: &Path, name: &str) -> System {
+    let tls = Tls::development(dir, name).expect("development certificates");
+    System::builder().listen("127.0.0.1:0").tls(tls).build().expect("a node")
+}
+
+fn addr(system: &System) -> SocketAddr {
+    system.local_addr().expect("a listening node")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_ref_is_called_like_a_local_one_and_refs_travel_both_ways() {
+    let dir = certs("chat");
+    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
+    let room: ChatRoomRef = server.spawn(Room::default()).into();
+    server.serve("lobby", &room).expect("a free name");
+
+    let remote: ChatRoomRef =
+        timeout(BOUND, client.remote(addr(&server), "lobby")).await.expect("in time").expect("found");
+    assert_eq!(remote.actor_id(), room.actor_id());
+    let ann: MemberRef = client.spawn(Listener::default()).into();
+    let bob: MemberRef = client.spawn(Listener::default()).into();
+    assert_eq!(remote.join("ann".into(), ann.clone()).await, Ok(1));
+    assert_eq!(remote.join("bob".into(), bob.clone()).await, Ok(2));
+    // The room calls back both members, on the client node.
+    assert_eq!(timeout(BOUND, remote.say("ann".into(), "hello".into())).await.expect("in time"), Ok(2));
+    assert_eq!(bob.heard().await, Ok(vec!["ann: hello".to_owned()]));
+
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_fail_with_typed_errors() {
+    let dir = certs("lookups");
+    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
+    let room: ChatRoomRef = server.spawn(Room::default()).into();
+    server.serve("lobby", &room).expect("a free name");
+
+    let missing = client.remote::<ChatRoomRef>(addr(&server), "nobody").await;
+    assert!(matches!(missing, Err(CallError::NotFound { .. })), "{missing:?}");
+    let wrong_service = client.remote::<MemberRef>(addr(&server), "lobby").await;
+    assert!(matches!(wrong_service, Err(CallError::NotFound { .. })), "{wrong_service:?}");
+    // A port where nothing listens.
+    let nobody = node(&dir, "nobody");
+    let dead = addr(&nobody);
+    nobody.shutdown().await;
+    let unreachable = timeout(BOUND, client.remote::<ChatRoomRef>(dead, "lobby")).await.expect("in time");
+    assert!(matches!(unreachable, Err(CallError::NodeUnreachable { .. })), "{unreachable:?}");
+    // Serving is refused for a name in use.
+    let other: ChatRoomRef = server.spawn(Room::default()).into();
+    assert!(server.serve("lobby", &other).is_err());
+
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_tls_does_not_start() {
+    let built = System::builder().listen("127.0.0.1:0").build();
+    assert!(matches!(built, Err(NodeError::NoTls)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_shutting_down_fails_calls_to_it() {
+    let dir = certs("lost");
+    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
+    let room: ChatRoomRef = server.spawn(Room::default()).into();
+    server.serve("lobby", &room).expect("a free name");
+    let remote: ChatRoomRef = client.remote(addr(&server), "lobby").await.expect("found");
+    assert_eq!(remote.said().await, Ok(0));
+
+    server.shutdown().await;
+    let started = Instant::now();
+    let after = timeout(BOUND, remote.said()).await.expect("in time");
+    assert!(matches!(after, Err(CallError::NodeUnreachable { .. })), "{after:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "failed after {:?}", started.elapsed());
+    client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_request_is_not_executed_on_the_other_node() {
+    let dir = certs("deadline");
+    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
+    let room: ChatRoomRef = server.spawn(Room::default()).into();
+    server.serve("lobby", &room).expect("a free name");
+    let remote: ChatRoomRef = client.remote(addr(&server), "lobby").await.expect("found");
+
+    // The room naps; a call queued behind it with a short deadline expires
+    // in the mailbox and must not run.
+    let napping = tokio::spawn({
+        let remote = remote.clone();
+        async move { remote.nap(400).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let late = remote.say("ann".into(), "too late".into()).timeout(Duration::from_millis(100)).await;
+    assert_eq!(late, Err(CallError::Timeout));
+    assert_eq!(napping.await.expect("no panic"), Ok(()));
+    assert_eq!(remote.said().await, Ok(0));
+
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Forwards a call along a path of relays, wherever they run.
+#[courier::actor]
+pub trait Relay {
+    /// Calls the next relay of `path`; counts the hops.
+    async fn forward(&self, path: Vec<RelayRef>) -> Result<u32, CallError>;
+}
+
+struct Hop;
+
+impl Actor for Hop {}
+
+impl Relay for Hop {
+    async fn forward(&self, path: Vec<RelayRef>) -> Result<u32, CallError> {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let Some((next, rest)) = path.split_first() else { return Ok(0) };
+        Ok(next.forward(rest.to_vec()).await?? + 1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_across_nodes_is_a_deadlock_not_a_timeout() {
+    let dir = certs("deadlock");
+    let (one, two) = (node(&dir, "one"), node(&dir, "two"));
+    let a: RelayRef = one.spawn(Hop).into();
+    let b: RelayRef = two.spawn(Hop).into();
+    two.serve("b", &b).expect("a free name");
+    let b_from_one: RelayRef = one.remote(addr(&two), "b").await.expect("found");
+
+    // a (node one) -> b (node two) -> a: b gets a's ref inside the message.
+    let started = Instant::now();
+    let result = timeout(BOUND, a.forward(vec![b_from_one.clone(), a.clone()])).await.expect("in time");
+    match result {
+        Ok(Err(CallError::Deadlock { chain })) => assert_eq!(chain.0.len(), 3, "{chain}"),
+        other => panic!("expected a deadlock, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Without a cycle the same path works: a -> b -> (end).
+    assert_eq!(a.forward(vec![b_from_one]).await, Ok(Ok(1)));
+
+    one.shutdown().await;
+    two.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_traffic() {
+    let dir = certs("stats");
+    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
+    let room: ChatRoomRef = server.spawn(Room::default()).into();
+    server.serve("lobby", &room).expect("a free name");
+    let remote: ChatRoomRef = client.remote(addr(&server), "lobby").await.expect("found");
+    for _ in 0..10 {
+        remote.said().await.expect("a reply");
+    }
+    let stats = server.network_stats().expect("a node");
+    assert!(stats.frames_received >= 11, "{stats:?}");
+    assert_eq!(stats.connections, 1);
+    client.shutdown().await;
+    server.shutdown().await;
+}

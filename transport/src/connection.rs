@@ -1,0 +1,61 @@
+//! The tasks of one connection: a writer per lane, a reader per stream the
+//! other node opens, and a watch on the connection's end.
+
+use std::sync::Arc;
+
+use crate::inbound;
+use crate::node::Shared;
+use crate::peer::Peer;
+
+/// Starts serving `connection` for `peer`. Writers only when it carries the
+/// peer's traffic (`writes`); readers always, so that frames sent on a
+/// connection that lost to another still arrive.
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    peer: Arc<Peer>,
+    connection: quinn::Connection,
+    generation: u64,
+    writes: bool,
+) {
+    if writes {
+        for lane in 0..peer.lanes.count() {
+            tokio::spawn(write_lane(peer.clone(), connection.clone(), lane, generation));
+        }
+    }
+    tokio::spawn(accept_streams(shared.clone(), peer.clone(), connection.clone()));
+    tokio::spawn(async move {
+        let reason = connection.closed().await;
+        shared.connection_lost(&peer, generation, &reason.to_string());
+    });
+}
+
+/// Takes `lane`'s queued frames and writes them, batch after batch, while
+/// this connection carries the peer's traffic.
+async fn write_lane(peer: Arc<Peer>, connection: quinn::Connection, lane: usize, generation: u64) {
+    let Ok(mut stream) = connection.open_uni().await else { return };
+    let mut batch = Vec::with_capacity(64 << 10);
+    while peer.is_current(generation) {
+        peer.lanes.take(lane, &mut batch).await;
+        if !peer.is_current(generation) {
+            // Frames for the connection that replaced this one: hand them
+            // back to its writer.
+            peer.lanes.put_back(lane, &mut batch);
+            break;
+        }
+        let len = batch.len();
+        let written = stream.write_all(&batch).await;
+        batch.clear();
+        peer.lanes.written(len);
+        if written.is_err() {
+            break;
+        }
+    }
+    let _ = stream.finish();
+}
+
+/// Reads every stream the other node opens on `connection`.
+async fn accept_streams(shared: Arc<Shared>, peer: Arc<Peer>, connection: quinn::Connection) {
+    while let Ok(stream) = connection.accept_uni().await {
+        tokio::spawn(inbound::read_stream(shared.clone(), peer.clone(), stream));
+    }
+}

@@ -1,0 +1,257 @@
+//! The send side of a connection, with no sockets: frames queued per lane
+//! until a writer takes them, all at once.
+//!
+//! A connection has several lanes, one unidirectional stream each. Every
+//! (sender, target) pair is hashed onto one lane, so frames of one pair keep
+//! their order while pairs on other lanes do not wait behind them. Senders
+//! append whole frames to their lane's buffer; the lane's writer swaps the
+//! buffer out and writes it in one go, so frames queued while the previous
+//! write ran leave together (batching that costs nothing when idle).
+//! The bytes queued over all lanes are bounded: past the limit, senders are
+//! refused until the writers catch up, and wait for room.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use courier_runtime::ActorId;
+use rkyv::util::AlignedVec;
+use tokio::sync::Notify;
+
+use crate::envelope::{self, EnvelopeError, Header};
+
+/// Bytes queued over all lanes before senders must wait: 4 MiB.
+pub const DEFAULT_QUEUE_LIMIT: usize = 4 << 20;
+
+/// The lane of the pair (`sender`, `target`), out of `lanes`.
+pub fn lane_of(sender: Option<ActorId>, target: u64, lanes: usize) -> usize {
+    let sender = sender.map_or(0, |s| s.node.rotate_left(29) ^ s.seq);
+    // A multiplicative mix, so that consecutive ids spread over the lanes.
+    let mixed = (sender ^ target.rotate_left(17)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    // Lanes are few; the high bits are the best mixed.
+    ((mixed >> 32) % lanes as u64) as usize
+}
+
+/// The send queues of one connection.
+pub struct Lanes {
+    lanes: Box<[Lane]>,
+    queued: AtomicUsize,
+    limit: usize,
+    waiting: Mutex<Vec<Waker>>,
+}
+
+struct Lane {
+    queue: Mutex<Queue>,
+    ready: Notify,
+}
+
+#[derive(Default)]
+struct Queue {
+    frames: Vec<u8>,
+    /// The header's archive on its way into `frames`.
+    scratch: AlignedVec,
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The queues hold `limit` bytes already.
+    #[error("the send queues are full")]
+    Full,
+    /// The header could not be written.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while these locks are held but an allocation failure.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Lanes {
+    /// `count` lanes (at least one) sharing a limit of `limit` queued bytes.
+    pub fn new(count: usize, limit: usize) -> Lanes {
+        let lanes = (0..count.max(1)).map(|_| Lane { queue: Mutex::default(), ready: Notify::new() }).collect();
+        Lanes { lanes, queued: AtomicUsize::new(0), limit, waiting: Mutex::new(Vec::new()) }
+    }
+
+    /// How many lanes there are.
+    pub fn count(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Bytes queued and not yet taken by a writer.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Queues a frame on `lane`, refused when the queues are over the limit
+    /// unless `always` (replies: their call was accepted already).
+    pub fn push(&self, lane: usize, header: &Header, payload: &[u8], always: bool) -> Result<(), Refused> {
+        if !always && self.queued() >= self.limit {
+            return Err(Refused::Full);
+        }
+        let lane = &self.lanes[lane % self.lanes.len()];
+        let mut queue = lock(&lane.queue);
+        let was_empty = queue.frames.is_empty();
+        let before = queue.frames.len();
+        let Queue { frames, scratch } = &mut *queue;
+        envelope::write(header, payload, frames, scratch)?;
+        self.queued.fetch_add(frames.len() - before, Ordering::AcqRel);
+        drop(queue);
+        if was_empty {
+            lane.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Swaps `lane`'s queued frames into `batch` (which must be empty), or
+    /// waits until there are some. The bytes stay counted until
+    /// [`written`](Lanes::written).
+    pub async fn take(&self, lane: usize, batch: &mut Vec<u8>) {
+        let lane = &self.lanes[lane % self.lanes.len()];
+        loop {
+            let ready = lane.ready.notified();
+            {
+                let mut queue = lock(&lane.queue);
+                if !queue.frames.is_empty() {
+                    std::mem::swap(&mut queue.frames, batch);
+                    return;
+                }
+            }
+            ready.await;
+        }
+    }
+
+    /// Wakes `lane`'s writer even if nothing is queued (to make it look at
+    /// its connection's state).
+    pub fn nudge(&self, lane: usize) {
+        self.lanes[lane % self.lanes.len()].ready.notify_one();
+    }
+
+    /// Puts frames taken by a writer that must leave back at the front of
+    /// `lane`, for the next writer; `batch` is left empty.
+    pub fn put_back(&self, lane: usize, batch: &mut Vec<u8>) {
+        let lane = &self.lanes[lane % self.lanes.len()];
+        let mut queue = lock(&lane.queue);
+        batch.extend_from_slice(&queue.frames);
+        std::mem::swap(&mut queue.frames, batch);
+        batch.clear();
+        drop(queue);
+        lane.ready.notify_one();
+    }
+
+    /// Wakes every writer waiting on `lane`: the connection changed, and
+    /// those of the old one must leave.
+    pub fn nudge_all(&self, lane: usize) {
+        self.lanes[lane % self.lanes.len()].ready.notify_waiters();
+    }
+
+    /// A writer has written `bytes` it took: senders waiting for room may go.
+    pub fn written(&self, bytes: usize) {
+        let before = self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        if before >= self.limit && before - bytes < self.limit {
+            self.wake_all();
+        }
+    }
+
+    /// Drops every queued frame (the connection is lost); returns how many
+    /// bytes were dropped.
+    pub fn clear(&self) -> usize {
+        let mut dropped = 0;
+        for lane in self.lanes.iter() {
+            let mut queue = lock(&lane.queue);
+            dropped += queue.frames.len();
+            queue.frames.clear();
+        }
+        self.queued.fetch_sub(dropped.min(self.queued()), Ordering::AcqRel);
+        self.wake_all();
+        dropped
+    }
+
+    /// Ready once the queues are under the limit.
+    pub fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.queued() < self.limit {
+            return Poll::Ready(());
+        }
+        lock(&self.waiting).push(cx.waker().clone());
+        // A writer may have made room between the check and the push.
+        if self.queued() < self.limit { Poll::Ready(()) } else { Poll::Pending }
+    }
+
+    /// Wakes every sender waiting for room.
+    pub fn wake_all(&self) {
+        let waiting = std::mem::take(&mut *lock(&self.waiting));
+        for waker in waiting {
+            waker.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+    use crate::envelope::{Kind, Target};
+    use crate::frame::{DEFAULT_MAX_FRAME, Decoder};
+
+    fn tell(request: u64) -> Header {
+        Header {
+            kind: Kind::Tell,
+            request,
+            target: Target::Actor(1),
+            service: 2,
+            fingerprint: 3,
+            method: 4,
+            sender: None,
+            chain: Vec::new(),
+            budget_micros: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_queued_while_busy_leave_together_in_order() {
+        let lanes = Lanes::new(2, DEFAULT_QUEUE_LIMIT);
+        for n in 0..3 {
+            lanes.push(1, &tell(n), b"", false).expect("queued");
+        }
+        let mut batch = Vec::new();
+        lanes.take(1, &mut batch).await;
+        let mut input = &batch[..];
+        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+        for n in 0..3 {
+            let frame = decoder.decode(&mut input).expect("valid").expect("whole");
+            let envelope = envelope::Envelope::check(frame).expect("a header");
+            assert_eq!(envelope.header().request, n);
+        }
+        assert!(input.is_empty());
+        assert_eq!(lanes.queued(), batch.len());
+        lanes.written(batch.len());
+        assert_eq!(lanes.queued(), 0);
+    }
+
+    #[test]
+    fn over_the_limit_senders_wait_until_a_write_makes_room() {
+        let lanes = Lanes::new(1, 64);
+        let mut cx = Context::from_waker(Waker::noop());
+        while lanes.push(0, &tell(0), &[0; 16], false).is_ok() {}
+        assert_eq!(lanes.push(0, &tell(0), b"", false), Err(Refused::Full));
+        assert!(lanes.poll_room(&mut cx).is_pending());
+        lanes.push(0, &tell(1), b"", true).expect("a reply goes past the limit");
+        lanes.written(lanes.queued());
+        assert!(lanes.poll_room(&mut cx).is_ready());
+        lanes.push(0, &tell(2), b"", false).expect("room again");
+        assert!(lanes.clear() > 0);
+        assert_eq!(lanes.queued(), 0);
+    }
+
+    #[test]
+    fn pairs_spread_over_lanes_and_keep_theirs() {
+        let sender = Some(ActorId { node: 7, seq: 1 });
+        let lane = lane_of(sender, 9, 4);
+        assert_eq!(lane, lane_of(sender, 9, 4));
+        let used: std::collections::HashSet<usize> = (0..64).map(|target| lane_of(sender, target, 4)).collect();
+        assert_eq!(used.len(), 4, "64 targets use every lane");
+    }
+}

@@ -1,0 +1,345 @@
+//! A node: a system's QUIC endpoint, its peers, and how it reaches them.
+//!
+//! One endpoint both listens and dials. Every connection starts with the
+//! TLS handshake (both sides present certificates of the cluster CA) and a
+//! [hello](crate::hello) exchange; then each side opens its lanes and both
+//! read what the other sends. A node keeps one [`Peer`] per other node,
+//! found by node id (refs) or by address ([`Network::resolve`]).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use courier_runtime::remote::{Completion, Link, Network, NetworkStats, Resolving, WeakSystem};
+use courier_runtime::{ActorId, CallError};
+use dashmap::DashMap;
+use rkyv::rancor::Error as RkyvError;
+
+use crate::backoff::Backoff;
+use crate::connection;
+use crate::envelope::{Header, Kind, Target};
+use crate::hello::{self, Hello, Served};
+use crate::peer::{Peer, expire_calls};
+use crate::stats::Counters;
+use crate::tls::SERVER_NAME;
+
+/// How long the TLS and hello handshakes may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection that lost to another one for the same peer stays
+/// open, so frames already on it arrive.
+const SUPERSEDED_GRACE: Duration = Duration::from_secs(2);
+
+/// Settings of a node's transport.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) lanes: usize,
+    pub(crate) queue_limit: usize,
+    pub(crate) max_frame: usize,
+    pub(crate) call_timeout: Duration,
+}
+
+/// What a node's tasks share.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) system: WeakSystem,
+    pub(crate) endpoint: quinn::Endpoint,
+    client: quinn::ClientConfig,
+    local_addr: SocketAddr,
+    pub(crate) config: Config,
+    pub(crate) counters: Counters,
+    peers: DashMap<u64, Arc<Peer>>,
+    /// Which node listens at an address, as last seen.
+    by_addr: DashMap<SocketAddr, u64>,
+    /// One dial at a time per address.
+    dialing: DashMap<SocketAddr, Arc<tokio::sync::Mutex<()>>>,
+    next_generation: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// A system's transport: implements the runtime's [`Network`].
+pub(crate) struct Node(pub(crate) Arc<Shared>);
+
+impl Shared {
+    pub(crate) fn new(
+        system: &courier_runtime::System,
+        endpoint: quinn::Endpoint,
+        client: quinn::ClientConfig,
+        config: Config,
+    ) -> std::io::Result<Arc<Shared>> {
+        let local_addr = endpoint.local_addr()?;
+        Ok(Arc::new(Shared {
+            id: system.id(),
+            system: system.downgrade(),
+            endpoint,
+            client,
+            local_addr,
+            config,
+            counters: Counters::default(),
+            peers: DashMap::new(),
+            by_addr: DashMap::new(),
+            dialing: DashMap::new(),
+            next_generation: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    /// This node's hello.
+    fn hello(&self) -> Hello {
+        let served = self.system.upgrade().map(|system| system.served()).unwrap_or_default();
+        Hello {
+            node: self.id,
+            listen: self.local_addr.to_string(),
+            served: served
+                .into_iter()
+                .map(|(name, service, fingerprint)| Served { name, service: service.to_owned(), fingerprint })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Accepts connections until the endpoint closes.
+    pub(crate) async fn accept(self: Arc<Self>) {
+        while let Some(incoming) = self.endpoint.accept().await {
+            tokio::spawn(self.clone().accept_one(incoming));
+        }
+    }
+
+    async fn accept_one(self: Arc<Self>, incoming: quinn::Incoming) {
+        let remote = incoming.remote_address();
+        let handshake = async {
+            let connection = incoming.await.map_err(|error| error.to_string())?;
+            let (mut send, mut recv) = connection.accept_bi().await.map_err(|error| error.to_string())?;
+            let theirs = hello::receive(&mut recv).await.map_err(|error| error.to_string())?;
+            hello::send(&mut send, &self.hello()).await.map_err(|error| error.to_string())?;
+            let _ = send.finish();
+            Ok::<_, String>((connection, theirs))
+        };
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(Ok((connection, theirs))) => {
+                self.established(connection, theirs, false, None);
+            }
+            Ok(Err(error)) => self.refused(remote, &error),
+            Err(_) => self.refused(remote, "the handshake timed out"),
+        }
+    }
+
+    fn refused(&self, remote: SocketAddr, error: &str) {
+        self.counters.refused_connections.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%remote, %error, "refused a connection");
+    }
+
+    /// Dials `addr` and introduces this node; the peer it turns out to be.
+    async fn dial(self: &Arc<Self>, addr: SocketAddr) -> Result<Arc<Peer>, CallError> {
+        let unreachable = |error: String| CallError::NodeUnreachable { node: format!("{addr} ({error})") };
+        let handshake = async {
+            let connecting =
+                self.endpoint.connect_with(self.client.clone(), addr, SERVER_NAME).map_err(|e| e.to_string())?;
+            let connection = connecting.await.map_err(|error| error.to_string())?;
+            let (mut send, mut recv) = connection.open_bi().await.map_err(|error| error.to_string())?;
+            hello::send(&mut send, &self.hello()).await.map_err(|error| error.to_string())?;
+            let theirs = hello::receive(&mut recv).await.map_err(|error| error.to_string())?;
+            let _ = send.finish();
+            Ok::<_, String>((connection, theirs))
+        };
+        let (connection, theirs) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(Ok(done)) => done,
+            Ok(Err(error)) => return Err(unreachable(error)),
+            Err(_) => return Err(unreachable("the handshake timed out".to_owned())),
+        };
+        self.established(connection, theirs, true, Some(addr)).ok_or_else(|| unreachable("refused".to_owned()))
+    }
+
+    /// A connection has passed both handshakes: attach it to its peer and
+    /// start its tasks.
+    fn established(
+        self: &Arc<Self>,
+        connection: quinn::Connection,
+        theirs: Hello,
+        dialed: bool,
+        dialed_addr: Option<SocketAddr>,
+    ) -> Option<Arc<Peer>> {
+        if theirs.node == self.id || self.is_closed() {
+            connection.close(0u32.into(), b"same node");
+            return None;
+        }
+        let ours = self.hello().served;
+        for (service, mine, other) in theirs.mismatches(&ours) {
+            tracing::warn!(
+                node = %format_args!("{:x}", theirs.node & 0xffff),
+                service,
+                "the other node was built from another version of `{service}` \
+                 (fingerprint {mine:016x} here, {other:016x} there): calls between them will fail"
+            );
+        }
+        let addr = dialed_addr.or_else(|| theirs.listen_addr()).unwrap_or_else(|| connection.remote_address());
+        self.by_addr.insert(addr, theirs.node);
+        if let Some(listen) = theirs.listen_addr() {
+            self.by_addr.insert(listen, theirs.node);
+        }
+        let peer = self
+            .peers
+            .entry(theirs.node)
+            .or_insert_with(|| {
+                let peer = Arc::new(Peer::new(theirs.node, addr, self.config.lanes, self.config.queue_limit));
+                tokio::spawn(expire_calls(peer.clone()));
+                peer
+            })
+            .clone();
+        let was_up = peer.is_up();
+        // Of two connections made at once, both nodes keep the one the lower
+        // node id dialed.
+        let preferred = if dialed { self.id < theirs.node } else { theirs.node < self.id };
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let (taken, replaced) = peer.attach(&connection, generation, dialed, preferred);
+        self.counters.connections.fetch_add(1, Ordering::Relaxed);
+        connection::start(self.clone(), peer.clone(), connection.clone(), generation, taken);
+        if !taken {
+            close_later(connection);
+        } else if let Some(replaced) = replaced {
+            close_later(replaced);
+        }
+        if !was_up {
+            tracing::info!(node = %peer.describe(), "connected");
+        }
+        Some(peer)
+    }
+
+    /// The connection of `generation` to `peer` is closed.
+    pub(crate) fn connection_lost(self: &Arc<Self>, peer: &Arc<Peer>, generation: u64, reason: &str) {
+        let Some(dialed) = peer.lost(generation) else { return };
+        if self.is_closed() || peer.is_retired() {
+            return;
+        }
+        tracing::warn!(node = %peer.describe(), reason, "connection lost");
+        if dialed {
+            tokio::spawn(reconnect(Arc::downgrade(self), peer.clone()));
+        }
+    }
+
+    /// The peer at `addr`, connected, dialing it unless it is.
+    async fn connect(self: &Arc<Self>, addr: SocketAddr) -> Result<Arc<Peer>, CallError> {
+        let known = |shared: &Shared| {
+            let node = *shared.by_addr.get(&addr)?;
+            shared.peers.get(&node).map(|peer| peer.clone()).filter(|peer| peer.is_up())
+        };
+        if let Some(peer) = known(self) {
+            return Ok(peer);
+        }
+        let gate = self.dialing.entry(addr).or_default().clone();
+        let _dialing = gate.lock().await;
+        if let Some(peer) = known(self) {
+            return Ok(peer);
+        }
+        self.dial(addr).await
+    }
+
+    fn shutdown(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.endpoint.close(0u32.into(), b"shutdown");
+        for peer in self.peers.iter() {
+            peer.retire();
+        }
+    }
+}
+
+/// Closes `connection` once frames already on it have had time to arrive.
+fn close_later(connection: quinn::Connection) {
+    tokio::spawn(async move {
+        tokio::time::sleep(SUPERSEDED_GRACE).await;
+        connection.close(0u32.into(), b"superseded");
+    });
+}
+
+/// Dials a lost peer again, with backoff, until it is back, another node
+/// answers at its address (it restarted: refs to the old node stay
+/// unreachable), or this node shuts down.
+async fn reconnect(shared: Weak<Shared>, peer: Arc<Peer>) {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        tokio::time::sleep(backoff.next_delay(random())).await;
+        let Some(shared) = shared.upgrade() else { return };
+        if shared.is_closed() || peer.is_retired() || peer.is_up() {
+            return;
+        }
+        match shared.connect(peer.addr).await {
+            Ok(now) if Arc::ptr_eq(&now, &peer) => return,
+            Ok(now) => {
+                tracing::info!(old = %peer.describe(), new = %now.describe(), "the node restarted as another node");
+                shared.peers.remove_if(&peer.node, |_, p| Arc::ptr_eq(p, &peer));
+                peer.retire();
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(node = %peer.describe(), attempt = backoff.attempts(), %error, "reconnect failed")
+            }
+        }
+    }
+}
+
+/// A random `u64` from the standard library's randomly keyed hasher.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    hasher.finish()
+}
+
+impl Network for Node {
+    fn local_addr(&self) -> SocketAddr {
+        self.0.local_addr
+    }
+
+    fn link(&self, node: u64) -> Option<Arc<dyn Link>> {
+        let peer = self.0.peers.get(&node)?.clone();
+        Some(peer)
+    }
+
+    fn resolve(&self, addr: SocketAddr, name: &str, service: u64, fingerprint: u64) -> Resolving {
+        let (shared, name) = (self.0.clone(), name.to_owned());
+        Box::pin(async move {
+            let peer = shared.connect(addr).await?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let completion: Completion = Box::new(move |reply| {
+                let id = reply.and_then(|bytes| {
+                    rkyv::from_bytes::<ActorId, RkyvError>(bytes)
+                        .map_err(|_| CallError::Protocol { detail: "a lookup's reply is not an actor id".to_owned() })
+                });
+                let _ = tx.send(id);
+            });
+            let header = Header {
+                kind: Kind::Resolve,
+                request: 0,
+                target: Target::Name(name),
+                service,
+                fingerprint,
+                method: 0,
+                sender: None,
+                chain: Vec::new(),
+                budget_micros: None,
+            };
+            let deadline = Instant::now() + shared.config.call_timeout;
+            if let Err(courier_runtime::remote::Refusal::Down(error)) =
+                peer.send_frame(header, 0, &[], Some((deadline, completion)))
+            {
+                return Err(error);
+            }
+            let id = rx.await.map_err(|_| CallError::NodeUnreachable { node: peer.describe() })??;
+            let link: Arc<dyn Link> = peer;
+            Ok((link, id))
+        })
+    }
+
+    fn shutdown(&self) {
+        self.0.shutdown();
+    }
+
+    fn stats(&self) -> NetworkStats {
+        self.0.counters.snapshot()
+    }
+}

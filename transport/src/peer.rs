@@ -1,0 +1,298 @@
+//! One other node, as this node sees it: its send lanes, the calls waiting
+//! on it, and the connection that currently carries them.
+//!
+//! A `Peer` outlives its connections. When a connection is lost, every call
+//! waiting on the node fails at once with `NodeUnreachable` and queued
+//! frames are dropped; when the node is reached again (same node id), refs
+//! to its actors work again. If two connections come up at once (both
+//! nodes dialed), the one dialed by the lower node id carries the traffic
+//! and the other is closed after a grace period, so that frames already on
+//! it still arrive.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use courier_runtime::CallError;
+use courier_runtime::remote::{Completion, Link, Outgoing, Refusal};
+use rkyv::rancor::Error as RkyvError;
+use tokio::sync::Notify;
+
+use crate::envelope::{Header, Kind, Target};
+use crate::lanes::{Lanes, Refused, lane_of};
+use crate::pending::Pending;
+
+/// How the connection carrying a peer's traffic is held.
+struct Current {
+    connection: Option<quinn::Connection>,
+    /// Whether this node dialed it (and so reconnects when it is lost).
+    dialed: bool,
+}
+
+pub(crate) struct Peer {
+    pub(crate) node: u64,
+    /// Where the node listens (or, if it did not say, where it connected
+    /// from).
+    pub(crate) addr: SocketAddr,
+    pub(crate) lanes: Lanes,
+    pending: Mutex<Pending<Completion>>,
+    /// Woken when a call with an earlier deadline than all others arrives.
+    pub(crate) expiry: Notify,
+    current: Mutex<Current>,
+    /// The generation of the connection in `current`; 0 while down.
+    generation: AtomicU64,
+    /// Set when the node is gone for good (it restarted as another node, or
+    /// this node shut down): nothing reconnects it any more.
+    retired: AtomicBool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No code that can panic runs under these locks.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Peer {
+    pub(crate) fn new(node: u64, addr: SocketAddr, lanes: usize, queue_limit: usize) -> Peer {
+        Peer {
+            node,
+            addr,
+            lanes: Lanes::new(lanes, queue_limit),
+            pending: Mutex::new(Pending::new()),
+            expiry: Notify::new(),
+            current: Mutex::new(Current { connection: None, dialed: false }),
+            generation: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    /// How errors and logs name this node.
+    pub(crate) fn describe(&self) -> String {
+        format!("{:x} at {}", self.node & 0xffff, self.addr)
+    }
+
+    fn unreachable(&self) -> CallError {
+        CallError::NodeUnreachable { node: self.describe() }
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.generation.load(Ordering::Acquire) != 0
+    }
+
+    /// Whether `generation` is the connection carrying traffic now.
+    pub(crate) fn is_current(&self, generation: u64) -> bool {
+        self.generation.load(Ordering::Acquire) == generation
+    }
+
+    /// Makes `connection` (of `generation`) carry this peer's traffic, unless
+    /// a live connection does already and is the preferred one of the two.
+    /// Returns whether it was taken, and the connection it replaced.
+    pub(crate) fn attach(
+        &self,
+        connection: &quinn::Connection,
+        generation: u64,
+        dialed: bool,
+        preferred: bool,
+    ) -> (bool, Option<quinn::Connection>) {
+        let mut current = lock(&self.current);
+        let live = current.connection.as_ref().filter(|c| c.close_reason().is_none()).is_some();
+        if live && !preferred {
+            return (false, None);
+        }
+        let replaced = current.connection.replace(connection.clone());
+        current.dialed = dialed;
+        self.generation.store(generation, Ordering::Release);
+        drop(current);
+        // Writers of the replaced connection look up and leave.
+        for lane in 0..self.lanes.count() {
+            self.lanes.nudge_all(lane);
+        }
+        (true, replaced.filter(|c| c.stable_id() != connection.stable_id()))
+    }
+
+    /// The connection of `generation` is gone. If it was carrying traffic,
+    /// fails every waiting call and drops queued frames; returns whether it
+    /// was, and whether this node had dialed it.
+    pub(crate) fn lost(&self, generation: u64) -> Option<bool> {
+        let mut current = lock(&self.current);
+        if self.generation.load(Ordering::Acquire) != generation {
+            return None;
+        }
+        self.generation.store(0, Ordering::Release);
+        current.connection = None;
+        let dialed = current.dialed;
+        drop(current);
+        self.fail_all();
+        Some(dialed)
+    }
+
+    /// The node is gone for good: fails what waits, and stops the tasks that
+    /// serve this peer.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        self.generation.store(0, Ordering::Release);
+        let connection = lock(&self.current).connection.take();
+        if let Some(connection) = connection {
+            connection.close(0u32.into(), b"retired");
+        }
+        self.fail_all();
+        self.expiry.notify_one();
+    }
+
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Fails every waiting call and drops queued frames: the node is down.
+    pub(crate) fn fail_all(&self) {
+        self.lanes.clear();
+        for lane in 0..self.lanes.count() {
+            self.lanes.nudge_all(lane);
+        }
+        let waiting = lock(&self.pending).drain();
+        for completion in waiting {
+            completion(Err(self.unreachable()));
+        }
+    }
+
+    /// The call `request` answered, if it still waits.
+    pub(crate) fn complete(&self, request: u64) -> Option<Completion> {
+        lock(&self.pending).complete(request)
+    }
+
+    /// Fails the calls whose deadline has passed; returns the next deadline.
+    pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
+        let (expired, next) = {
+            let mut pending = lock(&self.pending);
+            (pending.expire(now), pending.next_deadline())
+        };
+        for completion in expired {
+            completion(Err(CallError::Timeout));
+        }
+        next
+    }
+
+    /// Queues `header` with `payload`; for a call, registers `completion`
+    /// under a fresh request id first (a reply cannot beat it).
+    pub(crate) fn send_frame(
+        &self,
+        mut header: Header,
+        lane: usize,
+        payload: &[u8],
+        call: Option<(Instant, Completion)>,
+    ) -> Result<(), Refusal> {
+        if !self.is_up() {
+            return Err(Refusal::Down(self.unreachable()));
+        }
+        let request = call.map(|(deadline, completion)| {
+            let mut pending = lock(&self.pending);
+            let sooner = pending.next_deadline().is_none_or(|next| deadline < next);
+            let id = pending.insert(deadline, completion);
+            drop(pending);
+            if sooner {
+                self.expiry.notify_one();
+            }
+            id
+        });
+        header.request = request.unwrap_or(0);
+        let pushed = self.lanes.push(lane, &header, payload, false);
+        // A loss between the check above and the insert would leave the call
+        // behind the drain: look again.
+        let refusal = match pushed {
+            Ok(()) if self.is_up() => return Ok(()),
+            Ok(()) => Refusal::Down(self.unreachable()),
+            Err(Refused::Full) => Refusal::Full,
+            Err(Refused::Envelope(error)) => Refusal::Down(CallError::Protocol { detail: error.to_string() }),
+        };
+        if let Some(completion) = request.and_then(|id| self.complete(id)) {
+            // Full: the caller retries with the same request, so the
+            // completion is dropped unrun, as `Link::send` promises.
+            if let Refusal::Down(error) = &refusal {
+                completion(Err(error.clone()));
+                return Ok(());
+            }
+        }
+        Err(refusal)
+    }
+}
+
+impl Link for Peer {
+    fn node(&self) -> u64 {
+        self.node
+    }
+
+    fn send(&self, frame: Outgoing<'_>, call: Option<(Instant, Completion)>) -> Result<(), Refusal> {
+        let header = Header {
+            kind: if call.is_some() { Kind::Call } else { Kind::Tell },
+            request: 0,
+            target: Target::Actor(frame.target),
+            service: frame.service,
+            fingerprint: frame.fingerprint,
+            method: frame.method,
+            sender: frame.sender,
+            chain: frame.chain,
+            budget_micros: frame.budget.map(|budget| u64::try_from(budget.as_micros()).unwrap_or(u64::MAX)),
+        };
+        let lane = lane_of(frame.sender, frame.target, self.lanes.count());
+        self.send_frame(header, lane, frame.payload, call)
+    }
+
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.is_up() {
+            return Poll::Ready(());
+        }
+        self.lanes.poll_room(cx)
+    }
+
+    fn reply(&self, request: u64, outcome: Result<&[u8], CallError>) {
+        if !self.is_up() {
+            // The caller's node is gone, and its call with it.
+            return;
+        }
+        let mut header = Header {
+            kind: Kind::Reply,
+            request,
+            target: Target::Node,
+            service: 0,
+            fingerprint: 0,
+            method: 0,
+            sender: None,
+            chain: Vec::new(),
+            budget_micros: None,
+        };
+        let lane = (request % self.lanes.count() as u64) as usize;
+        let pushed = match outcome {
+            Ok(payload) => self.lanes.push(lane, &header, payload, true),
+            Err(error) => {
+                header.kind = Kind::Failure;
+                match rkyv::to_bytes::<RkyvError>(&error) {
+                    Ok(payload) => self.lanes.push(lane, &header, &payload, true),
+                    Err(_) => return,
+                }
+            }
+        };
+        if let Err(error) = pushed {
+            tracing::debug!(node = %self.describe(), %error, "a reply could not be queued");
+        }
+    }
+}
+
+/// Fails calls whose deadline passes, until the peer is retired.
+pub(crate) async fn expire_calls(peer: Arc<Peer>) {
+    loop {
+        if peer.retired.load(Ordering::Acquire) {
+            return;
+        }
+        let next = peer.expire(Instant::now());
+        // A call registered from here on notifies (a stored permit), so its
+        // deadline is not missed.
+        let notified = peer.expiry.notified();
+        match next {
+            Some(at) => {
+                let _ = tokio::time::timeout_at(at.into(), notified).await;
+            }
+            None => notified.await,
+        }
+    }
+}
