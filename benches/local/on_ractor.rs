@@ -14,6 +14,10 @@ enum Msg {
     Add(u64, RpcReplyPort<u64>),
 }
 
+// ractor's `cluster` feature (switched on by the remote benchmark's
+// ractor_cluster) drops the blanket impl: local messages say so themselves.
+impl ractor::Message for Msg {}
+
 impl Actor for Counter {
     type Msg = Msg;
     type State = u64;
