@@ -1,6 +1,6 @@
-//! The remote benchmark: messages between two processes on loopback, raw
-//! quinn with courier's framing and TLS (the baseline) side by side with
-//! ractor_cluster, all measured in one run.
+//! The remote benchmark: messages between two processes on loopback,
+//! courier side by side with raw quinn using courier's framing and TLS (the
+//! baseline) and with ractor_cluster, all measured in one run.
 //!
 //! `cargo bench --bench remote` runs every workload and prints a markdown
 //! table (median and range per figure, ratios to the baseline). Options, as
@@ -36,6 +36,8 @@ mod common;
 #[allow(dead_code)]
 #[path = "local/common.rs"]
 mod local_common;
+#[path = "remote/on_courier.rs"]
+mod on_courier;
 #[path = "remote/on_ractor_cluster.rs"]
 mod on_ractor_cluster;
 #[path = "remote/raw.rs"]
@@ -67,7 +69,7 @@ struct Contender {
     concurrent: fn(&Peer, usize, u64) -> Duration,
 }
 
-const CONTENDERS: [Contender; 2] = [
+const CONTENDERS: [Contender; 3] = [
     Contender {
         name: "raw",
         serve: raw::serve,
@@ -75,6 +77,14 @@ const CONTENDERS: [Contender; 2] = [
         echo: raw::echo,
         rtt: raw::rtt,
         concurrent: raw::concurrent,
+    },
+    Contender {
+        name: "courier",
+        serve: on_courier::serve,
+        oneway: on_courier::oneway,
+        echo: on_courier::echo,
+        rtt: on_courier::rtt,
+        concurrent: on_courier::concurrent,
     },
     Contender {
         name: "ractor_cluster",
