@@ -256,3 +256,51 @@ async fn stats_count_traffic() {
     client.shutdown().await;
     server.shutdown().await;
 }
+
+/// Two builds of one service trait: the server's and a changed one.
+mod server_build {
+    /// The trait as the server has it.
+    #[courier::actor]
+    pub trait Inventory {
+        /// Items in stock.
+        async fn count(&self) -> u64;
+    }
+}
+
+mod client_build {
+    /// The trait as a changed client has it: `count` takes a shelf.
+    #[courier::actor]
+    pub trait Inventory {
+        /// Items on `shelf`.
+        async fn count(&self, shelf: u32) -> u64;
+    }
+}
+
+struct Stock;
+
+impl Actor for Stock {}
+
+impl server_build::Inventory for Stock {
+    async fn count(&self) -> u64 {
+        7
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_trait_on_one_side_is_a_clear_error_not_garbage() {
+    let dir = certs("versions");
+    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
+    let stock: server_build::InventoryRef = server.spawn(Stock).into();
+    server.serve("stock", &stock).expect("a free name");
+
+    let changed = client.remote::<client_build::InventoryRef>(addr(&server), "stock").await;
+    match changed {
+        Err(CallError::Protocol { detail }) => assert!(detail.contains("`Inventory`"), "{detail}"),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+    let same: server_build::InventoryRef = client.remote(addr(&server), "stock").await.expect("found");
+    assert_eq!(same.count().await, Ok(7));
+
+    client.shutdown().await;
+    server.shutdown().await;
+}

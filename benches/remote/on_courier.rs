@@ -3,7 +3,8 @@
 //!
 //! - `oneway`: a sender actor on the client tells `push(seq, filler)` to the
 //!   remote actor (awaiting room when the connection's queues are full), then
-//!   calls `count()`: the remote actor checks the order of what it got.
+//!   calls `count()` itself, so the call follows the pushes on their lane:
+//!   the remote actor checks the order of what it got.
 //! - `echo`: a sender actor tells `ping(seq, filler)`, at most [`WINDOW`]
 //!   unanswered; the remote actor tells `pong(seq)` to a sink actor on the
 //!   client, whose ref it got in `subscribe` (a ref that travelled in a
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use courier::CallError;
 use courier::prelude::*;
 use tokio::sync::Semaphore;
 
@@ -113,8 +115,10 @@ impl Pongs for Sink {
 /// an application would.
 #[courier::actor]
 pub trait Sender {
-    /// Tells `push` for every sequence number of `seqs`.
-    async fn push_all(&self, to: BenchRef, from: u64, to_seq: u64);
+    /// Tells `push` for every sequence number from `from` to `to_seq`, then
+    /// asks for the count: from the same sender to the same actor, so it
+    /// comes after every push (pair order).
+    async fn push_all(&self, to: BenchRef, from: u64, to_seq: u64) -> Result<(u64, u64), CallError>;
     /// Tells `ping` for every sequence number of `seqs`, each taking a permit
     /// of the window.
     async fn ping_all(&self, to: BenchRef, from: u64, to_seq: u64);
@@ -127,10 +131,11 @@ struct Driver {
 impl Actor for Driver {}
 
 impl Sender for Driver {
-    async fn push_all(&self, to: BenchRef, from: u64, to_seq: u64) {
+    async fn push_all(&self, to: BenchRef, from: u64, to_seq: u64) -> Result<(u64, u64), CallError> {
         for seq in from..to_seq {
-            to.push(seq, FILLER).await.expect("a push queued");
+            to.push(seq, FILLER).await?;
         }
+        to.count().await
     }
 
     async fn ping_all(&self, to: BenchRef, from: u64, to_seq: u64) {
@@ -171,11 +176,10 @@ pub fn oneway(peer: &Peer, n: u64) -> Duration {
         let (system, bench) = connect(&peer).await;
         let sender: SenderRef = system.spawn(Driver { window: Arc::new(Semaphore::new(0)) }).into();
         let warm = common::warmup(n);
-        sender.push_all(bench.clone(), 0, warm).await.expect("warm-up sent");
-        assert_eq!(bench.count().await, Ok((warm, 0)), "courier: warm-up counted in order");
+        let counted = sender.push_all(bench.clone(), 0, warm).await.expect("warm-up sent");
+        assert_eq!(counted, Ok((warm, 0)), "courier: warm-up counted in order");
         let start = Instant::now();
-        sender.push_all(bench.clone(), warm, warm + n).await.expect("sent");
-        let counted = bench.count().await;
+        let counted = sender.push_all(bench.clone(), warm, warm + n).await.expect("sent");
         let elapsed = start.elapsed();
         assert_eq!(counted, Ok((warm + n, 0)), "courier: every message counted, in order");
         system.shutdown().await;

@@ -41,10 +41,13 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
             Ok(Some(chunk)) => chunk,
             Ok(None) | Err(_) => return,
         };
+        // Upgraded once per chunk, not per frame; `None` once the system is
+        // gone (its frames are then dropped).
+        let system = shared.system.upgrade();
         let mut input = &chunk.bytes[..];
         loop {
             match decoder.decode(&mut input) {
-                Ok(Some(frame)) => handle(&shared, &peer, &link, frame, &mut route).await,
+                Ok(Some(frame)) => handle(&shared, system.as_ref(), &peer, &link, frame, &mut route).await,
                 Ok(None) => break,
                 Err(error) => {
                     Counters::bump(&shared.counters.broken_streams);
@@ -57,7 +60,14 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
     }
 }
 
-async fn handle(shared: &Shared, peer: &Peer, link: &Arc<dyn Link>, frame: Frame, route: &mut Route) {
+async fn handle(
+    shared: &Shared,
+    system: Option<&System>,
+    peer: &Peer,
+    link: &Arc<dyn Link>,
+    frame: Frame,
+    route: &mut Route,
+) {
     let Ok(envelope) = Envelope::check(frame) else {
         Counters::bump(&shared.counters.invalid_headers);
         tracing::debug!(node = %peer.describe(), "dropped a frame whose header is not valid");
@@ -68,9 +78,9 @@ async fn handle(shared: &Shared, peer: &Peer, link: &Arc<dyn Link>, frame: Frame
     let request = header.request.to_native();
     match header.kind {
         ArchivedKind::Call | ArchivedKind::Tell => {
-            let Some(system) = shared.system.upgrade() else { return };
+            let Some(system) = system else { return };
             let call = (header.kind == ArchivedKind::Call).then_some(request);
-            deliver(shared, peer, link, &system, header, call, envelope.payload(), route).await;
+            deliver(shared, peer, link, system, header, call, envelope.payload(), route).await;
         }
         ArchivedKind::Reply => match peer.complete(request) {
             Some(completion) => completion(Ok(envelope.payload())),
@@ -87,7 +97,7 @@ async fn handle(shared: &Shared, peer: &Peer, link: &Arc<dyn Link>, frame: Frame
             None => Counters::bump(&shared.counters.stray_replies),
         },
         ArchivedKind::Resolve => {
-            let Some(system) = shared.system.upgrade() else { return };
+            let Some(system) = system else { return };
             let found = match &header.target {
                 ArchivedTarget::Name(name) => {
                     system.resolve_served(name, header.service.to_native(), header.fingerprint.to_native())

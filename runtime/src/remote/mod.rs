@@ -23,7 +23,6 @@ mod inbound;
 mod post;
 mod system;
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -160,28 +159,38 @@ pub struct NetworkStats {
 type Source = (Arc<SystemShared>, Arc<dyn Link>);
 
 thread_local! {
-    /// The node a payload being decoded on this thread came from: refs read
-    /// from it resolve through its link.
-    static DECODING: RefCell<Option<Source>> = const { RefCell::new(None) };
+    /// The node a payload being decoded on this thread came from (refs read
+    /// from it resolve through its link): a pointer to the borrowed pair
+    /// while [`decoding`] runs, so that decoding clones nothing unless a
+    /// ref is actually read.
+    static DECODING: std::cell::Cell<*const (&'static Arc<SystemShared>, &'static Arc<dyn Link>)> =
+        const { std::cell::Cell::new(std::ptr::null()) };
 }
 
 /// Runs `decode` with refs resolving as seen from `system`, for bytes that
 /// came over `link`.
 pub(crate) fn decoding<R>(system: &Arc<SystemShared>, link: &Arc<dyn Link>, decode: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Source>);
+    struct Restore(*const (&'static Arc<SystemShared>, &'static Arc<dyn Link>));
     impl Drop for Restore {
         fn drop(&mut self) {
-            DECODING.with(|slot| *slot.borrow_mut() = self.0.take());
+            DECODING.with(|slot| slot.set(self.0));
         }
     }
-    let previous = DECODING.with(|slot| slot.borrow_mut().replace((system.clone(), link.clone())));
-    let _restore = Restore(previous);
+    let source = (system, link);
+    // The pointer is only read while `decode` runs, and `source` outlives
+    // that; the lifetimes are erased to store it.
+    let erased = (&raw const source).cast::<(&'static Arc<SystemShared>, &'static Arc<dyn Link>)>();
+    let _restore = Restore(DECODING.with(|slot| slot.replace(erased)));
     decode()
 }
 
 /// The system and link of the payload being decoded on this thread, if any.
 pub(crate) fn decoding_context() -> Option<Source> {
-    DECODING.with(|slot| slot.borrow().clone())
+    let source = DECODING.with(std::cell::Cell::get);
+    // SAFETY: a non-null pointer was set by `decoding` from a pair that lives
+    // until `decoding` returns (or unwinds), and it is reset before that.
+    let (system, link) = unsafe { source.as_ref() }?;
+    Some(((*system).clone(), (*link).clone()))
 }
 
 thread_local! {
