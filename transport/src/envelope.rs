@@ -73,6 +73,24 @@ pub struct Header {
     pub budget_micros: Option<u64>,
 }
 
+impl Header {
+    /// A frame for the connection itself (a hello, a reply, a failure):
+    /// no service, no sender, no chain, no deadline.
+    pub fn control(kind: Kind, request: u64) -> Header {
+        Header {
+            kind,
+            request,
+            target: Target::Node,
+            service: 0,
+            fingerprint: 0,
+            method: 0,
+            sender: None,
+            chain: Vec::new(),
+            budget_micros: None,
+        }
+    }
+}
+
 /// Why a frame is not an envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {

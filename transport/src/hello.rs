@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use rkyv::rancor::Error as RkyvError;
 use rkyv::util::AlignedVec;
 
-use crate::envelope::{self, ArchivedKind, Envelope, Header, Kind, Target};
+use crate::envelope::{self, ArchivedKind, Envelope, Header, Kind};
 use crate::frame::Decoder;
 
 /// The largest hello accepted: a node serving thousands of names fits.
@@ -70,25 +70,11 @@ impl Hello {
     }
 }
 
-fn hello_header() -> Header {
-    Header {
-        kind: Kind::Hello,
-        request: 0,
-        target: Target::Node,
-        service: 0,
-        fingerprint: 0,
-        method: 0,
-        sender: None,
-        chain: Vec::new(),
-        budget_micros: None,
-    }
-}
-
 /// Writes `hello` as one frame to `send`.
 pub async fn send(send: &mut quinn::SendStream, hello: &Hello) -> Result<(), HelloError> {
     let payload = rkyv::to_bytes::<RkyvError>(hello).map_err(|error| HelloError::Stream(error.to_string()))?;
     let mut wire = Vec::new();
-    envelope::write(&hello_header(), &payload, &mut wire, &mut AlignedVec::new())
+    envelope::write(&Header::control(Kind::Hello, 0), &payload, &mut wire, &mut AlignedVec::new())
         .map_err(|error| HelloError::Stream(error.to_string()))?;
     send.write_all(&wire).await.map_err(|error| HelloError::Stream(error.to_string()))
 }

@@ -312,17 +312,8 @@ impl Network for Node {
                 });
                 let _ = tx.send(id);
             });
-            let header = Header {
-                kind: Kind::Resolve,
-                request: 0,
-                target: Target::Name(name),
-                service,
-                fingerprint,
-                method: 0,
-                sender: None,
-                chain: Vec::new(),
-                budget_micros: None,
-            };
+            let header =
+                Header { target: Target::Name(name), service, fingerprint, ..Header::control(Kind::Resolve, 0) };
             let deadline = Instant::now() + shared.config.call_timeout;
             if let Err(courier_runtime::remote::Refusal::Down(error)) =
                 peer.send_frame(header, 0, &[], Some((deadline, completion)))

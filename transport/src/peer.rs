@@ -250,17 +250,7 @@ impl Link for Peer {
             // The caller's node is gone, and its call with it.
             return;
         }
-        let mut header = Header {
-            kind: Kind::Reply,
-            request,
-            target: Target::Node,
-            service: 0,
-            fingerprint: 0,
-            method: 0,
-            sender: None,
-            chain: Vec::new(),
-            budget_micros: None,
-        };
+        let mut header = Header::control(Kind::Reply, request);
         let lane = (request % self.lanes.count() as u64) as usize;
         let pushed = match outcome {
             Ok(payload) => self.lanes.push(lane, &header, payload, true),
