@@ -39,7 +39,13 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
     loop {
         let chunk = match stream.read_chunk(usize::MAX, true).await {
             Ok(Some(chunk)) => chunk,
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(_) => {
+                if !decoder.is_idle() {
+                    // The stream ended inside a frame: a truncated frame.
+                    Counters::bump(&shared.counters.broken_streams);
+                }
+                return;
+            }
         };
         // Upgraded once per chunk, not per frame; `None` once the system is
         // gone (its frames are then dropped).
@@ -119,7 +125,11 @@ fn answer_lookup(shared: &Shared, peer: &Peer, request: u64, found: Result<Actor
     }) {
         Ok(bytes) => peer.reply(request, Ok(&bytes)),
         Err(error) => {
-            Counters::bump(&shared.counters.unknown_targets);
+            let counter = match error {
+                CallError::Protocol { .. } => &shared.counters.invalid_payloads,
+                _ => &shared.counters.unknown_targets,
+            };
+            Counters::bump(counter);
             peer.reply(request, Err(error));
         }
     }

@@ -58,6 +58,10 @@ pub enum Refused {
     /// The queues hold `limit` bytes already.
     #[error("the send queues are full")]
     Full,
+    /// Even a reply does not fit: the queues hold twice their limit, so the
+    /// other node is not reading what it asked for.
+    #[error("the send queues overflow: the other node does not read")]
+    Overflow,
     /// The header could not be written.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
@@ -86,10 +90,16 @@ impl Lanes {
     }
 
     /// Queues a frame on `lane`, refused when the queues are over the limit
-    /// unless `always` (replies: their call was accepted already).
+    /// unless `always` (replies: their call was accepted already); even
+    /// those are refused past twice the limit, so that a peer that sends
+    /// requests and never reads the replies cannot grow this node's memory.
     pub fn push(&self, lane: usize, header: &Header, payload: &[u8], always: bool) -> Result<(), Refused> {
-        if !always && self.queued() >= self.limit {
+        let queued = self.queued();
+        if !always && queued >= self.limit {
             return Err(Refused::Full);
+        }
+        if queued >= self.limit.saturating_mul(2) {
+            return Err(Refused::Overflow);
         }
         let lane = &self.lanes[lane % self.lanes.len()];
         let mut queue = lock(&lane.queue);
@@ -233,12 +243,14 @@ mod tests {
 
     #[test]
     fn over_the_limit_senders_wait_until_a_write_makes_room() {
-        let lanes = Lanes::new(1, 64);
+        let lanes = Lanes::new(1, 1024);
         let mut cx = Context::from_waker(Waker::noop());
         while lanes.push(0, &tell(0), &[0; 16], false).is_ok() {}
         assert_eq!(lanes.push(0, &tell(0), b"", false), Err(Refused::Full));
         assert!(lanes.poll_room(&mut cx).is_pending());
         lanes.push(0, &tell(1), b"", true).expect("a reply goes past the limit");
+        while lanes.push(0, &tell(1), &[0; 16], true).is_ok() {}
+        assert_eq!(lanes.push(0, &tell(1), b"", true), Err(Refused::Overflow), "but not past twice the limit");
         lanes.written(lanes.queued());
         assert!(lanes.poll_room(&mut cx).is_ready());
         lanes.push(0, &tell(2), b"", false).expect("room again");

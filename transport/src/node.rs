@@ -163,6 +163,9 @@ impl Shared {
         dialed_addr: Option<SocketAddr>,
     ) -> Option<Arc<Peer>> {
         if theirs.node == self.id || self.is_closed() {
+            if theirs.node == self.id {
+                self.refused(connection.remote_address(), "the other node claims this node's id");
+            }
             connection.close(0u32.into(), b"same node");
             return None;
         }

@@ -48,6 +48,10 @@ pub(crate) struct Peer {
     retired: AtomicBool,
 }
 
+/// The application error code of a connection closed because the other
+/// node did not read its replies.
+const OVERFLOW: u32 = 2;
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // No code that can panic runs under these locks.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -202,7 +206,7 @@ impl Peer {
         let refusal = match pushed {
             Ok(()) if self.is_up() => return Ok(()),
             Ok(()) => Refusal::Down(self.unreachable()),
-            Err(Refused::Full) => Refusal::Full,
+            Err(Refused::Full | Refused::Overflow) => Refusal::Full,
             Err(Refused::Envelope(error)) => Refusal::Down(CallError::Protocol { detail: error.to_string() }),
         };
         if let Some(completion) = request.and_then(|id| self.complete(id)) {
@@ -262,8 +266,17 @@ impl Link for Peer {
                 }
             }
         };
-        if let Err(error) = pushed {
-            tracing::debug!(node = %self.describe(), %error, "a reply could not be queued");
+        match pushed {
+            Ok(()) => {}
+            Err(Refused::Overflow) => {
+                // It sends requests and does not read the replies: cut it off
+                // rather than hold its replies without bound.
+                tracing::warn!(node = %self.describe(), "closing the connection: the node does not read its replies");
+                if let Some(connection) = lock(&self.current).connection.clone() {
+                    connection.close(OVERFLOW.into(), b"replies not read");
+                }
+            }
+            Err(error) => tracing::debug!(node = %self.describe(), %error, "a reply could not be queued"),
         }
     }
 }

@@ -141,8 +141,8 @@ pub struct NetworkStats {
     pub refused_connections: u64,
     /// Frames received and routed.
     pub frames_received: u64,
-    /// Streams closed because they lost their framing: a length over the
-    /// maximum, or an inconsistent frame.
+    /// Streams closed because they lost their framing (a length over the
+    /// maximum, an inconsistent frame) or that ended inside a frame.
     pub broken_streams: u64,
     /// Frames whose header was not a valid envelope header.
     pub invalid_headers: u64,
