@@ -154,3 +154,67 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
+
+/// The UDP payload size of every QUIC packet: 16,000 bytes, one datagram per
+/// packet, no segmentation offload.
+///
+/// quinn's cost is per packet (packet handling, AEAD setup, acks, wake-ups),
+/// so bigger packets are the lever; loopback carries 64 KiB datagrams. On
+/// this machine (raw quinn, 56-byte frames) oneway went from ~6.5M msg/s at
+/// quinn's default 1,452 to ~8M at 6,000 (with GSO), ~10M at 16,000 and no
+/// more beyond; echo peaked at 16,000 (~10M) and fell to ~7M at 60,000,
+/// where its whole window fits one packet and nothing overlaps. quinn hands
+/// the kernel up to 10 segments per `sendmsg` with GSO, which cannot exceed
+/// 64 KiB, so packets over 6,500 bytes need segmentation offload off.
+pub const PACKET: u16 = 16_000;
+
+/// The QUIC transport settings of every quinn-based contender (give the
+/// same to the server's and the client's config), so that they compare on
+/// the same ground. Apart from these, quinn's defaults (stream and
+/// connection receive windows, send window: CPU, not flow control, is the
+/// limit on loopback; larger windows only queued more).
+///
+/// - Packets of [`PACKET`] bytes from the first one (`min_mtu` too, so a
+///   loss burst cannot drop the connection to 1,200 for good), no MTU
+///   discovery, no segmentation offload (see [`PACKET`]).
+/// - An initial congestion window of 10 such packets: quinn's default,
+///   14,720 bytes, is less than one packet, and nothing would be sent.
+/// - The peer asked to acknowledge every 10 ack-eliciting packets instead of
+///   every 2 (ACK frequency extension): echo gained ~10%, oneway nothing.
+pub fn transport_config() -> quinn::TransportConfig {
+    let mut config = quinn::TransportConfig::default();
+    config.initial_mtu(PACKET).min_mtu(PACKET).mtu_discovery_config(None).enable_segmentation_offload(false);
+    let mut cubic = quinn::congestion::CubicConfig::default();
+    cubic.initial_window(10 * u64::from(PACKET));
+    config.congestion_controller_factory(std::sync::Arc::new(cubic));
+    let mut acks = quinn::AckFrequencyConfig::default();
+    acks.ack_eliciting_threshold(10u32.into());
+    config.ack_frequency_config(Some(acks));
+    config
+}
+
+/// The endpoint settings that go with [`transport_config`]: packets of
+/// [`PACKET`] bytes accepted (quinn's default, 1,472, caps what the peer
+/// sends).
+pub fn endpoint_config() -> quinn::EndpointConfig {
+    let mut config = quinn::EndpointConfig::default();
+    config.max_udp_payload_size(PACKET).expect("a valid UDP payload size");
+    config
+}
+
+/// Socket buffers of every quinn endpoint: 4 MiB each way, as far as the
+/// kernel allows (`net.core.rmem_max` / `wmem_max`, 4 MiB here). With the
+/// default 208 KiB the receiver's socket overflowed during oneway bursts
+/// (thousands of `RcvbufErrors` per run), the losses cut the congestion
+/// window, and oneway fell from ~10M to ~6M msg/s.
+pub const SOCKET_BUFFER: usize = 4 << 20;
+
+/// A loopback UDP socket on a free port with [`SOCKET_BUFFER`]-byte
+/// buffers, for `quinn::Endpoint::new` with [`endpoint_config`].
+pub fn udp_socket() -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("a loopback UDP socket");
+    let state = quinn::udp::UdpSocketState::new((&socket).into()).expect("a UDP socket state");
+    state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER).expect("set the receive buffer size");
+    state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER).expect("set the send buffer size");
+    socket
+}

@@ -1,45 +1,48 @@
 //! The baseline: raw quinn 0.11 with courier's own framing
 //! (`courier_transport::frame`) and TLS (`courier_transport::tls`, mutual
-//! TLS 1.3 with ring), default quinn transport settings, and nothing else: no
-//! envelopes, no actors, no serialization beyond copying a 32-byte payload.
-//! Every frame has a fixed 16-byte header (its first byte says what it is)
-//! and the payload of [`common::payload`], 56 bytes on the wire.
+//! TLS 1.3 with ring), the bench's QUIC settings ([`common::transport_config`]:
+//! 16,000-byte packets and the rest) and nothing else: no envelopes, no
+//! actors, no serialization beyond copying a 32-byte payload. Every frame has
+//! a fixed 16-byte header (its first byte says what it is) and the payload of
+//! [`common::payload`], 56 bytes on the wire. It is meant as the most plain
+//! quinn can do with these frames: the task that makes the messages encodes
+//! them straight into a batch and hands quinn whole batches (`write_chunk`,
+//! no copy); receivers take quinn's chunks as they are (`read_chunk`, no
+//! copy) and decode them with courier's `Decoder`.
 //!
-//! - `oneway`: the client opens one unidirectional stream; a writer task
-//!   drains a bounded queue, appending every frame already queued to one
-//!   buffer and writing it with one `write_all`. A `Sync` frame on the same
-//!   stream asks for the count, which the server answers on a
-//!   unidirectional stream of its own.
-//! - `echo`: pings go out as in `oneway`; the server answers each on its own
-//!   unidirectional stream, through the same kind of batching writer. A
-//!   semaphore of [`WINDOW`] permits bounds the pings in flight.
+//! - `oneway`: the client opens one unidirectional stream and writes its
+//!   frames in batches of [`BATCH`] bytes. A `Sync` frame on the same stream
+//!   asks for the count, which the server answers on a unidirectional stream
+//!   of its own.
+//! - `echo`: one client task sends pings and reads pongs, never more than
+//!   [`WINDOW`] unanswered: whenever there is room it writes as many pings as
+//!   fit in one batch, otherwise it reads the next chunk of pongs. The server
+//!   answers on a unidirectional stream of its own, the pongs to one chunk of
+//!   pings in one write.
 //! - `rtt` and `concurrent`: one bidirectional stream per requester, one
 //!   request in flight on it, so replies come back in order and need no
 //!   request id. (Correlating ids on one stream pair is what courier does;
 //!   this is the floor beneath it.)
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use courier_transport::frame::{self, DEFAULT_MAX_FRAME, Decoder, Frame};
 use courier_transport::tls::{SERVER_NAME, Tls};
-use quinn::{Connection, Endpoint, ReadError, RecvStream, SendStream, WriteError};
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinHandle;
+use quinn::{Chunk, Connection, Endpoint, ReadError, RecvStream, SendStream, WriteError};
 
 use crate::common::{self, CLIENT_NODE, PAYLOAD_LEN, Peer, SERVER_NODE, WINDOW, Workload};
 
 /// Bytes of every frame's header.
 const HEADER_LEN: usize = 16;
 
-/// The writer queue's capacity, and the most frames one write carries.
-const QUEUE: usize = 1024;
+/// Bytes of every frame on the wire: prefix, header, payload.
+const FRAME_LEN: usize = frame::PREFIX_LEN + HEADER_LEN + PAYLOAD_LEN;
 
-/// Bytes read from a stream at a time.
-const READ_BUF: usize = 64 * 1024;
+/// `oneway`'s batch: frames are written once they add up to this many
+/// bytes. (16 KiB to 1 MiB measured the same; the packets are the lever.)
+const BATCH: usize = 64 * 1024;
 
 /// What a frame is, in the first byte of its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,79 +74,89 @@ fn is(frame: &Frame, kind: Kind) -> bool {
     frame.header().first() == Some(&(kind as u8))
 }
 
-fn payload_of(frame: &Frame) -> [u8; PAYLOAD_LEN] {
-    frame.payload().try_into().expect("a payload of PAYLOAD_LEN bytes")
-}
-
-/// One frame waiting for the writer.
-#[derive(Clone, Copy)]
-struct Item {
-    kind: Kind,
-    payload: [u8; PAYLOAD_LEN],
-}
-
-/// Starts a writer task on `send`: it takes every item already queued (up
-/// to [`QUEUE`]), encodes them into one buffer and writes it at once, and
-/// finishes the stream when the queue closes.
-fn spawn_writer(mut send: SendStream) -> (mpsc::Sender<Item>, JoinHandle<Result<(), WriteError>>) {
-    let (tx, mut rx) = mpsc::channel::<Item>(QUEUE);
-    let task = tokio::spawn(async move {
-        let mut items = Vec::with_capacity(QUEUE);
-        let mut batch = Vec::with_capacity(QUEUE * (frame::PREFIX_LEN + HEADER_LEN + PAYLOAD_LEN));
-        while rx.recv_many(&mut items, QUEUE).await > 0 {
-            for item in items.drain(..) {
-                frame::encode(&header(item.kind), &item.payload, &mut batch);
-            }
-            send.write_all(&batch).await?;
-            batch.clear();
-        }
-        // The peer may be gone already when the queue closes at the end.
-        let _ = send.finish();
-        Ok(())
-    });
-    (tx, task)
+/// Hands `batch` to quinn as it is, leaving an empty one of the same
+/// capacity in its place.
+async fn flush(send: &mut SendStream, batch: &mut Vec<u8>) -> Result<(), WriteError> {
+    let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
+    send.write_chunk(full.into()).await
 }
 
 /// Frames from one receiving stream.
 struct FrameReader {
     recv: RecvStream,
     decoder: Decoder,
-    buf: Box<[u8]>,
+    /// The chunk being decoded, and how much of it is.
+    chunk: Option<Chunk>,
     start: usize,
-    end: usize,
 }
 
 impl FrameReader {
     fn new(recv: RecvStream) -> FrameReader {
-        FrameReader { recv, decoder: Decoder::new(DEFAULT_MAX_FRAME), buf: vec![0; READ_BUF].into(), start: 0, end: 0 }
+        FrameReader { recv, decoder: Decoder::new(DEFAULT_MAX_FRAME), chunk: None, start: 0 }
     }
 
     /// The next frame, or `None` when the stream has finished.
     async fn next(&mut self) -> Result<Option<Frame>, ReadError> {
         loop {
-            let mut input = &self.buf[self.start..self.end];
-            let frame = self.decoder.decode(&mut input).expect("the peer keeps courier's framing");
-            self.start = self.end - input.len();
-            if frame.is_some() {
-                return Ok(frame);
+            if let Some(frame) = self.buffered() {
+                return Ok(Some(frame));
             }
-            match self.recv.read(&mut self.buf).await? {
-                Some(read) => (self.start, self.end) = (0, read),
-                None => return Ok(None),
+            if !self.read().await? {
+                return Ok(None);
             }
         }
+    }
+
+    /// Hands every frame of the next chunk (and any left in the one before)
+    /// to `each`; `false` when the stream has finished.
+    async fn next_batch(&mut self, mut each: impl FnMut(Frame)) -> Result<bool, ReadError> {
+        while let Some(frame) = self.buffered() {
+            each(frame);
+        }
+        if !self.read().await? {
+            return Ok(false);
+        }
+        while let Some(frame) = self.buffered() {
+            each(frame);
+        }
+        Ok(true)
+    }
+
+    /// The next frame of the chunk already read, if it completes one.
+    fn buffered(&mut self) -> Option<Frame> {
+        let chunk = self.chunk.as_ref()?;
+        let mut input = &chunk.bytes[self.start..];
+        let frame = self.decoder.decode(&mut input).expect("the peer keeps courier's framing");
+        self.start = chunk.bytes.len() - input.len();
+        frame
+    }
+
+    /// Takes the stream's next chunk (in order, whatever its size); `false`
+    /// at the stream's end.
+    async fn read(&mut self) -> Result<bool, ReadError> {
+        self.chunk = self.recv.read_chunk(usize::MAX, true).await?;
+        self.start = 0;
+        Ok(self.chunk.is_some())
     }
 }
 
 // ---------------------------------------------------------------- server
+
+/// An endpoint on a fresh loopback socket with the bench's QUIC settings
+/// ([`common::endpoint_config`], [`common::udp_socket`]).
+fn endpoint(server: Option<quinn::ServerConfig>) -> Endpoint {
+    let runtime = quinn::default_runtime().expect("a tokio runtime");
+    Endpoint::new(common::endpoint_config(), server, common::udp_socket(), runtime).expect("an endpoint")
+}
 
 /// The server process: one connection, served until the process is killed
 /// or the client goes away.
 pub fn serve(workload: Workload, tls_dir: &Path) {
     let tls = Tls::development(tls_dir, SERVER_NODE).expect("the server's TLS identity");
     common::serve_on_tokio(async move {
-        let config = tls.server_config().expect("a server TLS config");
-        let endpoint = Endpoint::server(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).expect("a server endpoint");
+        let mut config = tls.server_config().expect("a server TLS config");
+        config.transport_config(Arc::new(common::transport_config()));
+        let endpoint = endpoint(Some(config));
         common::announce(endpoint.local_addr().expect("a bound address"));
         let incoming = endpoint.accept().await.expect("an incoming connection");
         let connection = incoming.await.expect("the server's handshake");
@@ -163,12 +176,21 @@ async fn serve_oneway(connection: Connection) {
     let mut acks: Option<SendStream> = None;
     let (mut next, mut count, mut misordered) = (0u64, 0u64, 0u64);
     let mut out = Vec::new();
-    while let Ok(Some(frame)) = reader.next().await {
-        if is(&frame, Kind::Data) {
-            let seq = common::seq_of(frame.payload());
-            misordered += u64::from(seq != next);
-            (next, count) = (seq + 1, count + 1);
-        } else if is(&frame, Kind::Sync) {
+    loop {
+        let more = reader.next_batch(|frame| {
+            if is(&frame, Kind::Data) {
+                let seq = common::seq_of(frame.payload());
+                misordered += u64::from(seq != next);
+                (next, count) = (seq + 1, count + 1);
+            } else if is(&frame, Kind::Sync) {
+                let mut ack = [0; PAYLOAD_LEN];
+                ack[..8].copy_from_slice(&count.to_le_bytes());
+                ack[8..16].copy_from_slice(&misordered.to_le_bytes());
+                frame::encode(&header(Kind::Ack), &ack, &mut out);
+            }
+        });
+        let Ok(more) = more.await else { return };
+        if !out.is_empty() {
             let stream = match &mut acks {
                 Some(stream) => stream,
                 None => match connection.open_uni().await {
@@ -176,27 +198,32 @@ async fn serve_oneway(connection: Connection) {
                     Err(_) => return,
                 },
             };
-            let mut ack = [0; PAYLOAD_LEN];
-            ack[..8].copy_from_slice(&count.to_le_bytes());
-            ack[8..16].copy_from_slice(&misordered.to_le_bytes());
-            out.clear();
-            frame::encode(&header(Kind::Ack), &ack, &mut out);
-            if stream.write_all(&out).await.is_err() {
+            if flush(stream, &mut out).await.is_err() {
                 return;
             }
+        }
+        if !more {
+            return;
         }
     }
 }
 
-/// Answers every ping with a pong carrying the same payload, through a
-/// batching writer on a stream of its own.
+/// Answers every ping with a pong carrying the same payload, on a stream of
+/// its own: the pongs to one chunk's pings go out in one write.
 async fn serve_echo(connection: Connection) {
     let Ok(recv) = connection.accept_uni().await else { return };
-    let Ok(send) = connection.open_uni().await else { return };
-    let (pongs, _writer) = spawn_writer(send);
+    let Ok(mut send) = connection.open_uni().await else { return };
     let mut reader = FrameReader::new(recv);
-    while let Ok(Some(frame)) = reader.next().await {
-        if pongs.send(Item { kind: Kind::Pong, payload: payload_of(&frame) }).await.is_err() {
+    let mut out = Vec::with_capacity(WINDOW * FRAME_LEN);
+    let pong = header(Kind::Pong);
+    loop {
+        let Ok(more) = reader.next_batch(|frame| frame::encode(&pong, frame.payload(), &mut out)).await else {
+            return;
+        };
+        if !out.is_empty() && flush(&mut send, &mut out).await.is_err() {
+            return;
+        }
+        if !more {
             return;
         }
     }
@@ -230,8 +257,10 @@ struct Client {
 impl Client {
     async fn connect(peer: &Peer) -> Client {
         let tls = Tls::development(&peer.tls_dir, CLIENT_NODE).expect("the client's TLS identity");
-        let mut endpoint = Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).expect("a client endpoint");
-        endpoint.set_default_client_config(tls.client_config().expect("a client TLS config"));
+        let mut config = tls.client_config().expect("a client TLS config");
+        config.transport_config(Arc::new(common::transport_config()));
+        let mut endpoint = endpoint(None);
+        endpoint.set_default_client_config(config);
         let connecting = endpoint.connect(peer.addr, SERVER_NAME).expect("a connection attempt");
         let connection = connecting.await.expect("the client's handshake");
         Client { _endpoint: endpoint, connection }
@@ -242,13 +271,26 @@ impl Client {
     }
 }
 
-async fn send(queue: &mpsc::Sender<Item>, kind: Kind, seq: u64) {
-    queue.send(Item { kind, payload: common::payload(seq) }).await.expect("the writer is alive");
+/// Sends data frames `seqs`, encoded straight into a batch that is written
+/// whenever it reaches the batch size, then the rest.
+async fn send_data(send: &mut SendStream, batch: &mut Vec<u8>, seqs: std::ops::Range<u64>) {
+    let data = header(Kind::Data);
+    for seq in seqs {
+        frame::encode(&data, &common::payload(seq), batch);
+        if batch.len() >= BATCH {
+            flush(send, batch).await.expect("write a batch");
+        }
+    }
+    if !batch.is_empty() {
+        flush(send, batch).await.expect("write a batch");
+    }
 }
 
 /// Asks for the count; returns (count, out of order).
-async fn sync(client: &Client, queue: &mpsc::Sender<Item>, acks: &mut Option<FrameReader>) -> (u64, u64) {
-    send(queue, Kind::Sync, 0).await;
+async fn sync(client: &Client, send: &mut SendStream, acks: &mut Option<FrameReader>) -> (u64, u64) {
+    let mut out = Vec::new();
+    frame::encode(&header(Kind::Sync), &[0; PAYLOAD_LEN], &mut out);
+    send.write_all(&out).await.expect("write a sync");
     let reader = match acks {
         Some(reader) => reader,
         None => acks.insert(FrameReader::new(client.connection.accept_uni().await.expect("the server's ack stream"))),
@@ -262,67 +304,79 @@ pub fn oneway(peer: &Peer, n: u64) -> Duration {
     let peer = peer.clone();
     common::on_tokio(async move {
         let client = Client::connect(&peer).await;
-        let (queue, writer) = spawn_writer(client.connection.open_uni().await.expect("a stream"));
+        let mut send = client.connection.open_uni().await.expect("a stream");
+        let mut batch = Vec::with_capacity(BATCH + FRAME_LEN);
         let mut acks = None;
         let warm = common::warmup(n);
-        for seq in 0..warm {
-            send(&queue, Kind::Data, seq).await;
-        }
-        assert_eq!(sync(&client, &queue, &mut acks).await, (warm, 0), "raw: warm-up counted in order");
+        send_data(&mut send, &mut batch, 0..warm).await;
+        assert_eq!(sync(&client, &mut send, &mut acks).await, (warm, 0), "raw: warm-up counted in order");
         let start = Instant::now();
-        for seq in warm..warm + n {
-            send(&queue, Kind::Data, seq).await;
-        }
-        let counted = sync(&client, &queue, &mut acks).await;
+        send_data(&mut send, &mut batch, warm..warm + n).await;
+        let counted = sync(&client, &mut send, &mut acks).await;
         let elapsed = start.elapsed();
         assert_eq!(counted, (warm + n, 0), "raw: every message counted, in order");
-        drop(queue);
-        writer.await.expect("the writer task").expect("the writer wrote every frame");
+        send.finish().expect("finish the stream");
         client.close();
         elapsed
     })
 }
 
-/// Sends pings `seqs`, each taking a permit of `window`, then waits until
-/// every one is echoed.
-async fn pings(queue: &mpsc::Sender<Item>, window: &Semaphore, seqs: std::ops::Range<u64>) {
-    for seq in seqs {
-        window.acquire().await.expect("the window is open").forget();
-        send(queue, Kind::Ping, seq).await;
+/// The client's side of `echo`: one task that sends pings and reads pongs,
+/// never more than [`WINDOW`] pings unanswered.
+struct Pinger {
+    send: SendStream,
+    batch: Vec<u8>,
+    pongs: Option<FrameReader>,
+    /// Pings sent, pongs received (= the next pong's expected sequence
+    /// number), and pongs out of order.
+    sent: u64,
+    echoed: u64,
+    misordered: u64,
+}
+
+impl Pinger {
+    /// Sends pings up to `end` and returns when every one is echoed.
+    async fn run(&mut self, connection: &Connection, end: u64) {
+        let ping = header(Kind::Ping);
+        while self.echoed < end {
+            let room = (self.echoed + WINDOW as u64).min(end) - self.sent;
+            if room > 0 {
+                for seq in self.sent..self.sent + room {
+                    frame::encode(&ping, &common::payload(seq), &mut self.batch);
+                }
+                flush(&mut self.send, &mut self.batch).await.expect("write pings");
+                self.sent += room;
+                continue;
+            }
+            let pongs = match &mut self.pongs {
+                Some(pongs) => pongs,
+                None => self.pongs.insert(FrameReader::new(connection.accept_uni().await.expect("the pong stream"))),
+            };
+            let (echoed, misordered) = (&mut self.echoed, &mut self.misordered);
+            let more = pongs.next_batch(|frame| {
+                let seq = common::seq_of(frame.payload());
+                *misordered += u64::from(seq != *echoed || !is(&frame, Kind::Pong));
+                *echoed += 1;
+            });
+            assert!(more.await.expect("read pongs"), "the pong stream ended early");
+        }
     }
-    drop(window.acquire_many(WINDOW as u32).await.expect("the window is open"));
 }
 
 pub fn echo(peer: &Peer, n: u64) -> Duration {
     let peer = peer.clone();
     common::on_tokio(async move {
         let client = Client::connect(&peer).await;
-        let (queue, writer) = spawn_writer(client.connection.open_uni().await.expect("a stream"));
-        let window = Arc::new(Semaphore::new(WINDOW));
-        let misordered = Arc::new(AtomicU64::new(0));
-        // The pong reader: checks the order and gives each permit back.
-        let pongs = tokio::spawn({
-            let (connection, window, misordered) = (client.connection.clone(), window.clone(), misordered.clone());
-            async move {
-                let mut reader = FrameReader::new(connection.accept_uni().await.expect("the server's pong stream"));
-                let mut next = 0;
-                while let Some(frame) = reader.next().await.expect("read a pong") {
-                    let seq = common::seq_of(frame.payload());
-                    misordered.fetch_add(u64::from(seq != next || !is(&frame, Kind::Pong)), Ordering::Relaxed);
-                    next = seq + 1;
-                    window.add_permits(1);
-                }
-            }
-        });
+        let send = client.connection.open_uni().await.expect("a stream");
+        let batch = Vec::with_capacity(WINDOW * FRAME_LEN);
+        let mut pinger = Pinger { send, batch, pongs: None, sent: 0, echoed: 0, misordered: 0 };
         let warm = common::warmup(n);
-        pings(&queue, &window, 0..warm).await;
+        pinger.run(&client.connection, warm).await;
         let start = Instant::now();
-        pings(&queue, &window, warm..warm + n).await;
+        pinger.run(&client.connection, warm + n).await;
         let elapsed = start.elapsed();
-        assert_eq!(misordered.load(Ordering::Relaxed), 0, "raw: every echo in order");
-        drop(queue);
-        writer.await.expect("the writer task").expect("the writer wrote every frame");
-        pongs.abort();
+        assert_eq!(pinger.misordered, 0, "raw: every echo in order");
+        pinger.send.finish().expect("finish the stream");
         client.close();
         elapsed
     })
