@@ -25,6 +25,8 @@ use std::time::Duration;
 mod common;
 #[path = "local/floor.rs"]
 mod floor;
+#[path = "harness/mod.rs"]
+mod harness;
 #[path = "local/on_actix.rs"]
 mod on_actix;
 #[path = "local/on_courier.rs"]
@@ -35,6 +37,7 @@ mod on_kameo;
 mod on_ractor;
 
 use common::{CpuClock, Spawned};
+use harness::{Figure, Settings, load_average, ratio};
 
 const TELLS: f64 = 5_000_000.0;
 const CALLS: f64 = 1_000_000.0;
@@ -56,77 +59,6 @@ const CONTENDERS: [Contender; 5] = [
     Contender { name: "kameo", tell: on_kameo::tell, call: on_kameo::call, spawn: on_kameo::spawn },
 ];
 
-struct Settings {
-    scale: f64,
-    runs: usize,
-    only: Option<Vec<String>>,
-    workloads: Option<Vec<String>>,
-}
-
-impl Settings {
-    fn parse(args: &[String]) -> Settings {
-        let mut scale = std::env::var("COURIER_BENCH_SCALE").ok();
-        let mut runs = std::env::var("COURIER_BENCH_RUNS").ok();
-        let mut only = std::env::var("COURIER_BENCH_ONLY").ok();
-        let mut workloads = std::env::var("COURIER_BENCH_WORKLOADS").ok();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--scale" => scale = args.next().cloned(),
-                "--runs" => runs = args.next().cloned(),
-                "--only" => only = args.next().cloned(),
-                "--workloads" => workloads = args.next().cloned(),
-                _ => {} // `cargo bench` passes `--bench`.
-            }
-        }
-        Settings {
-            scale: scale.map_or(1.0, |s| s.parse().expect("scale: a number such as 0.01")),
-            runs: runs.map_or(5, |r| r.parse().expect("runs: a whole number")).max(1),
-            only: only.map(|o| o.split(',').map(str::to_owned).collect()),
-            workloads: workloads.map(|w| w.split(',').map(str::to_owned).collect()),
-        }
-    }
-
-    fn count(&self, full: f64) -> usize {
-        ((full * self.scale) as usize).max(1)
-    }
-
-    fn wants(&self, name: &str) -> bool {
-        name == "floor" || self.only.as_ref().is_none_or(|only| only.iter().any(|o| o == name))
-    }
-
-    fn does(&self, workload: &str) -> bool {
-        self.workloads.as_ref().is_none_or(|w| w.iter().any(|o| o == workload))
-    }
-}
-
-/// The runs of one figure.
-#[derive(Default)]
-struct Figure(Vec<f64>);
-
-impl Figure {
-    fn sorted(&self) -> Vec<f64> {
-        let mut v = self.0.clone();
-        v.sort_by(f64::total_cmp);
-        v
-    }
-    fn median(&self) -> f64 {
-        let v = self.sorted();
-        match v.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => v[n / 2],
-            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-        }
-    }
-    fn show(&self, fmt: fn(f64) -> String) -> String {
-        let v = self.sorted();
-        match (v.first(), v.last()) {
-            (Some(lo), Some(hi)) => format!("{} ({}–{})", fmt(self.median()), fmt(*lo), fmt(*hi)),
-            _ => "–".into(),
-        }
-    }
-}
-
 #[derive(Default)]
 struct Row {
     tell: Figure,
@@ -143,9 +75,6 @@ fn whole(v: f64) -> String {
 }
 fn micros(v: f64) -> String {
     format!("{v:.2}")
-}
-fn ratio(v: f64, floor: f64) -> String {
-    if (v / floor).is_finite() { format!("{:.2}x", v / floor) } else { "–".into() }
 }
 
 /// Runs one spawn measurement in a fresh copy of this process.
@@ -171,18 +100,13 @@ fn child(args: &[String]) {
     println!("spawned {} {}", spawned.elapsed.as_nanos(), spawned.rss_delta);
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map_or_else(|_| "?".into(), |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--spawn-child") {
         child(&args[1..]);
         return;
     }
-    let settings = Settings::parse(&args);
+    let settings = Settings::parse(&args, "floor", 5);
     let contenders: Vec<&Contender> = CONTENDERS.iter().filter(|c| settings.wants(c.name)).collect();
     let (tells, calls, spawns, million) =
         (settings.count(TELLS), settings.count(CALLS), settings.count(SPAWNS), settings.count(MILLION));
@@ -212,10 +136,10 @@ fn main() {
             eprintln!(
                 "run {run} {:8} tell {:>8} msg/s  call {:>6.0} ns  spawn {:>6.2} µs  {:>6.0} B",
                 c.name,
-                rate(*row.tell.0.last().unwrap_or(&0.0)),
-                row.call.0.last().unwrap_or(&0.0),
-                row.spawn_us.0.last().unwrap_or(&0.0),
-                row.bytes.0.last().unwrap_or(&0.0),
+                rate(row.tell.last()),
+                row.call.last(),
+                row.spawn_us.last(),
+                row.bytes.last(),
             );
         }
         eprintln!("run {run}: other processes kept {:.0}% of the cores busy", 100.0 * repetition.foreign_share(cores));

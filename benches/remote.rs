@@ -32,6 +32,8 @@ use std::time::Duration;
 
 #[path = "remote/common.rs"]
 mod common;
+#[path = "harness/mod.rs"]
+mod harness;
 // The runtime helpers and the CPU clock of the local benchmark.
 #[allow(dead_code)]
 #[path = "local/common.rs"]
@@ -44,6 +46,7 @@ mod on_ractor_cluster;
 mod raw;
 
 use common::{CpuClock, Peer, REQUESTERS, Workload};
+use harness::{Figure, Settings, load_average, ratio};
 
 const ONEWAY: f64 = 5_000_000.0;
 const ECHO: f64 = 1_000_000.0;
@@ -96,84 +99,6 @@ const CONTENDERS: [Contender; 3] = [
     },
 ];
 
-struct Settings {
-    scale: f64,
-    runs: usize,
-    only: Option<Vec<String>>,
-    workloads: Option<Vec<String>>,
-}
-
-impl Settings {
-    fn parse(args: &[String]) -> Settings {
-        let mut scale = std::env::var("COURIER_BENCH_SCALE").ok();
-        let mut runs = std::env::var("COURIER_BENCH_RUNS").ok();
-        let mut only = std::env::var("COURIER_BENCH_ONLY").ok();
-        let mut workloads = std::env::var("COURIER_BENCH_WORKLOADS").ok();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--scale" => scale = args.next().cloned(),
-                "--runs" => runs = args.next().cloned(),
-                "--only" => only = args.next().cloned(),
-                "--workloads" => workloads = args.next().cloned(),
-                _ => {} // `cargo bench` passes `--bench`.
-            }
-        }
-        let workloads: Option<Vec<String>> = workloads.map(|w| w.split(',').map(str::to_owned).collect());
-        for name in workloads.iter().flatten() {
-            assert!(Workload::parse(name).is_some(), "workloads: {name}? (oneway, echo, rtt, concurrent)");
-        }
-        Settings {
-            scale: scale.map_or(1.0, |s| s.parse().expect("scale: a number such as 0.01")),
-            runs: runs.map_or(3, |r| r.parse().expect("runs: a whole number")).max(1),
-            only: only.map(|o| o.split(',').map(str::to_owned).collect()),
-            workloads,
-        }
-    }
-
-    fn count(&self, full: f64) -> usize {
-        ((full * self.scale) as usize).max(1)
-    }
-
-    fn wants(&self, name: &str) -> bool {
-        name == "raw" || self.only.as_ref().is_none_or(|only| only.iter().any(|o| o == name))
-    }
-
-    fn does(&self, workload: Workload) -> bool {
-        self.workloads.as_ref().is_none_or(|w| w.iter().any(|o| o == workload.name()))
-    }
-}
-
-/// The runs of one figure.
-#[derive(Default)]
-struct Figure(Vec<f64>);
-
-impl Figure {
-    fn sorted(&self) -> Vec<f64> {
-        let mut v = self.0.clone();
-        v.sort_by(f64::total_cmp);
-        v
-    }
-    fn median(&self) -> f64 {
-        let v = self.sorted();
-        match v.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => v[n / 2],
-            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-        }
-    }
-    fn show(&self, fmt: fn(f64) -> String) -> String {
-        let v = self.sorted();
-        match (v.first(), v.last()) {
-            (Some(lo), Some(hi)) => format!("{} ({}–{})", fmt(self.median()), fmt(*lo), fmt(*hi)),
-            _ => "–".into(),
-        }
-    }
-    fn last(&self) -> f64 {
-        self.0.last().copied().unwrap_or(f64::NAN)
-    }
-}
-
 #[derive(Default)]
 struct Row {
     oneway: Figure,
@@ -188,9 +113,6 @@ fn rate(v: f64) -> String {
 }
 fn micros(v: f64) -> String {
     format!("{v:.1}")
-}
-fn ratio(v: f64, base: f64) -> String {
-    if (v / base).is_finite() { format!("{:.2}x", v / base) } else { "–".into() }
 }
 
 /// A server in a child process, killed when dropped. A watchdog thread
@@ -262,18 +184,16 @@ fn serve(args: &[String]) {
     (contender.serve)(workload, Path::new(tls_dir));
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map_or_else(|_| "?".into(), |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--serve") {
         serve(&args[1..]);
         return;
     }
-    let settings = Settings::parse(&args);
+    let settings = Settings::parse(&args, "raw", 3);
+    for name in settings.workloads.iter().flatten() {
+        assert!(Workload::parse(name).is_some(), "workloads: {name}? (oneway, echo, rtt, concurrent)");
+    }
     let contenders: Vec<&Contender> = CONTENDERS.iter().filter(|c| settings.wants(c.name)).collect();
     let (oneways, echoes, rtts) = (settings.count(ONEWAY), settings.count(ECHO), settings.count(RTT));
     let each = (settings.count(CONCURRENT) / REQUESTERS).max(1);
@@ -288,7 +208,7 @@ fn main() {
     for run in 1..=settings.runs {
         let repetition = CpuClock::now();
         for (c, row) in contenders.iter().zip(&mut rows) {
-            for workload in Workload::ALL.into_iter().filter(|w| settings.does(*w)) {
+            for workload in Workload::ALL.into_iter().filter(|w| settings.does(w.name())) {
                 let server = Server::start(c.name, workload, &tls_dir);
                 let shown = match workload {
                     Workload::Oneway => {
