@@ -99,21 +99,6 @@ fn call(request: u64, target: Target) -> Header {
     }
 }
 
-/// A frame for the node itself (a hello, a reply or a failure).
-fn to_node(kind: Kind, request: u64) -> Header {
-    Header {
-        kind,
-        request,
-        target: Target::Node,
-        service: 0,
-        fingerprint: 0,
-        method: 0,
-        sender: None,
-        chain: Vec::new(),
-        budget_micros: None,
-    }
-}
-
 /// The archived request `add(n)`.
 fn add_payload(n: u64) -> AlignedVec {
     (codec().encode_request)(&CounterRequest::Add(n), AlignedVec::new()).expect("an encoded request")
@@ -690,13 +675,16 @@ async fn stray_replies_and_late_hellos_are_counted_and_dropped() {
 
     let response = (codec().encode_response)(&CounterResponse::Add(1), AlignedVec::new()).expect("a response");
     let error = rkyv::to_bytes::<RkyvError>(&CallError::Timeout).expect("an archived error");
-    let mut bytes = frame(&to_node(Kind::Reply, 424_242), &response);
-    bytes.extend(frame(&to_node(Kind::Failure, 424_243), &error));
+    let mut bytes = frame(&Header::control(Kind::Reply, 424_242), &response);
+    bytes.extend(frame(&Header::control(Kind::Failure, 424_243), &error));
     // A failure whose payload is garbage, for a call nobody made either.
-    bytes.extend(frame(&to_node(Kind::Failure, 424_244), &[0xff; 24]));
+    bytes.extend(frame(&Header::control(Kind::Failure, 424_244), &[0xff; 24]));
     // A second hello, after the handshake.
     let late = Hello { node: 1, listen: "127.0.0.1:1".to_owned(), served: Vec::new() };
-    bytes.extend(frame(&to_node(Kind::Hello, 0), &rkyv::to_bytes::<RkyvError>(&late).expect("an archived hello")));
+    bytes.extend(frame(
+        &Header::control(Kind::Hello, 0),
+        &rkyv::to_bytes::<RkyvError>(&late).expect("an archived hello"),
+    ));
     bytes.extend(attacker.add(1, 1));
     attacker.send(&bytes).await;
 
@@ -737,7 +725,8 @@ async fn broken_hellos_are_refused_and_silent_connections_time_out() {
     }
     // A hello whose stream ends half way.
     let ours = Hello { node: attacker_id(), listen: "127.0.0.1:1".to_owned(), served: Vec::new() };
-    let whole = frame(&to_node(Kind::Hello, 0), &rkyv::to_bytes::<RkyvError>(&ours).expect("an archived hello"));
+    let whole =
+        frame(&Header::control(Kind::Hello, 0), &rkyv::to_bytes::<RkyvError>(&ours).expect("an archived hello"));
     let (endpoint, connection) = hello_of(&node, &whole[..whole.len() / 2]).await;
     timeout(BOUND, connection.closed()).await.expect("the node closes the connection");
     refused.push(endpoint);
