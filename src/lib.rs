@@ -167,15 +167,17 @@ pub use courier_macros::actor;
 pub use courier_macros::{Actor, Message};
 pub use courier_runtime::remote::NetworkStats;
 pub use courier_runtime::{
-    Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Dispatch, MailboxSize, Method,
-    Protocol, Recipient, ServiceRef, SpawnError, System, SystemBuilder, Tell, TellFuture, TrySendError, fingerprint,
-    method_id,
+    Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Dispatch, ExitReason,
+    MailboxSize, Method, Protocol, Recipient, ServiceRef, SpawnError, System, SystemBuilder, Tell, TellFuture,
+    Terminated, TrySendError, Watchable, fingerprint, method_id,
 };
 pub use courier_transport::{Listen, NodeBuilder, NodeError, Tls, TlsError};
 
 /// The names most programs need: `use courier::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Actor, ActorRef, CallError, Context, Listen, Message, ServiceRef, System, Tls, actor};
+    pub use crate::{
+        Actor, ActorRef, CallError, Context, ExitReason, Listen, Message, ServiceRef, System, Terminated, Tls, actor,
+    };
 }
 
 /// Re-exports for generated code; not a public API.

@@ -30,6 +30,27 @@ impl Sleeper for Lazy {
     }
 }
 
+/// Watches a sleeper and passes the notice on.
+#[courier::actor(local)]
+pub trait Monitor {
+    /// Watches `target`.
+    async fn watch(&self, target: SleeperRef);
+}
+
+struct Watcher(tokio::sync::mpsc::UnboundedSender<Terminated>);
+
+impl Actor for Watcher {
+    async fn terminated(&mut self, _: &Context<Self>, notice: Terminated) {
+        let _ = self.0.send(notice);
+    }
+}
+
+impl Monitor for Watcher {
+    async fn watch(&self, target: SleeperRef) {
+        Context::<Self>::current().watch(&target);
+    }
+}
+
 /// Kills the child when the test ends, whichever way.
 struct Server(Child);
 
@@ -80,7 +101,7 @@ fn start_server() -> (Server, std::net::SocketAddr) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_the_other_process_fails_the_waiting_call_within_two_seconds() {
+async fn killing_the_other_process_fails_the_waiting_call_and_tells_watchers_within_two_seconds() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
@@ -90,6 +111,9 @@ async fn killing_the_other_process_fails_the_waiting_call_within_two_seconds() {
     let sleeper: SleeperRef =
         timeout(Duration::from_secs(20), client.remote(addr, "sleeper")).await.expect("in time").expect("found");
     assert_eq!(sleeper.sleep(1).await, Ok(1));
+    let (notices, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let monitor: MonitorRef = client.spawn(Watcher(notices)).into();
+    monitor.watch(sleeper.clone()).await.expect("watching");
 
     let waiting = tokio::spawn({
         let sleeper = sleeper.clone();
@@ -105,5 +129,10 @@ async fn killing_the_other_process_fails_the_waiting_call_within_two_seconds() {
     // call's own 60 s timeout; the bound leaves room for a loaded machine.
     assert!(after < Duration::from_secs(5), "the call failed {after:?} after the kill");
     eprintln!("the waiting call failed {after:?} after the kill");
+    let notice = timeout(Duration::from_secs(20), received.recv()).await.expect("in time").expect("a notice");
+    assert_eq!(notice.id, sleeper.actor_id());
+    assert!(matches!(notice.reason, ExitReason::NodeLost { .. }), "{notice:?}");
+    let after = killed.elapsed();
+    assert!(after < Duration::from_secs(5), "the watcher was told {after:?} after the kill");
     client.shutdown().await;
 }

@@ -4,6 +4,7 @@ use std::future::Future;
 
 use crate::Context;
 use crate::chain::short_type_name;
+use crate::watch::Terminated;
 
 /// A type whose values can run as actors.
 ///
@@ -56,6 +57,14 @@ pub trait Actor: Send + Sized + 'static {
     /// Runs last, after every child has stopped.
     fn stopped(&mut self, ctx: &Context<Self>) -> impl Future<Output = ()> + Send {
         let _ = ctx;
+        async {}
+    }
+
+    /// Runs when an actor this one watches (see
+    /// [`Context::watch`](crate::Context::watch)) is gone, before any user
+    /// message still queued; `notice` says which and why.
+    fn terminated(&mut self, ctx: &Context<Self>, notice: Terminated) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, notice);
         async {}
     }
 }

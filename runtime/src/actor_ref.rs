@@ -34,6 +34,10 @@ impl<A: Actor> ActorRef<A> {
         ActorRef { cell }
     }
 
+    pub(crate) fn cell(&self) -> &Arc<Mailbox<A>> {
+        &self.cell
+    }
+
     /// The actor's id.
     pub fn id(&self) -> ActorId {
         self.cell.id

@@ -24,6 +24,7 @@ use crate::cell::Cell;
 use crate::chain::ChainLink;
 use crate::letter::{Origin, Resume};
 use crate::mailbox::Mailbox;
+use crate::watch::{LocalWatcher, Watchable};
 use crate::{Actor, ActorId, SpawnError, System};
 
 thread_local! {
@@ -206,6 +207,28 @@ impl<A: Actor> Context<A> {
     /// still queued fail with `CallError::ActorStopped` at once.
     pub fn stop(&self) {
         Cell::stop(&*self.cell);
+    }
+
+    /// Watches `target`: once it is gone (stopped, failed, or its node lost),
+    /// this actor's [`terminated`](Actor::terminated) hook runs with the
+    /// reason. Watching an actor that is gone already notifies at once;
+    /// watching one twice is one watch. The watch ends with the notice, with
+    /// [`unwatch`](Context::unwatch), or when this actor stops.
+    pub fn watch(&self, target: &impl Watchable) {
+        let target = target.watchee().0;
+        if self.cell.start_watching(target.clone()) {
+            let me = Arc::downgrade(&self.cell);
+            target.add_watcher(Arc::new(LocalWatcher { id: self.cell.id, cell: me }));
+        }
+    }
+
+    /// Stops watching `target`: no notice for it arrives after this, even
+    /// one already on its way.
+    pub fn unwatch(&self, target: &impl Watchable) {
+        let id = target.watchee().0.watched_id();
+        if let Some(target) = self.cell.stop_watching(id) {
+            target.remove_watcher(self.cell.id);
+        }
     }
 
     /// Reentrancy: awaits `future` without blocking the mailbox, then runs

@@ -72,6 +72,11 @@ impl Exports {
             .ok_or_else(|| CallError::NotFound { what: format!("the service {service:016x} of actor #{seq}") })
     }
 
+    /// Any exported service of actor `seq`: what a watch of it goes through.
+    pub(crate) fn any(&self, seq: u64) -> Option<Arc<dyn Inbound>> {
+        self.by_seq.get(&seq)?.first().cloned()
+    }
+
     /// The actor served as `name`, with `service`.
     pub(crate) fn named(&self, name: &str, service: u64) -> Result<Arc<dyn Inbound>, CallError> {
         let seq =

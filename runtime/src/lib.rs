@@ -32,6 +32,7 @@ pub mod remote;
 mod reply;
 mod run;
 mod system;
+mod watch;
 mod wire;
 mod wire_check;
 
@@ -45,6 +46,7 @@ pub use id::{ActorId, ArchivedActorId};
 pub use protocol::{Dispatch, Method, Protocol, fingerprint, method_id, service_key};
 pub use recipient::{Recipient, ServiceRef};
 pub use system::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, System, SystemBuilder};
+pub use watch::{ExitReason, Terminated, WatchTarget, Watchable, Watcher};
 
 /// Re-exports for generated code; not a public API.
 #[doc(hidden)]

@@ -36,6 +36,7 @@ use crate::deadline::Watched;
 use crate::letter::Letter;
 use crate::reply::Expire;
 use crate::system::SystemShared;
+use crate::watch::{ExitReason, Terminated, Watchee, Watcher, Watches};
 use crate::{Actor, ActorId, CallError};
 
 /// A message for the runtime itself, handled before any user message.
@@ -43,6 +44,8 @@ use crate::{Actor, ActorId, CallError};
 pub(crate) enum Signal {
     /// Finish the current message, then stop.
     Stop,
+    /// An actor this one watches is gone.
+    Terminated(Terminated),
 }
 
 /// The next thing the actor's task should do.
@@ -89,6 +92,10 @@ struct Inbox<A: Actor> {
     watched: bool,
     #[expect(clippy::box_collection, reason = "8 bytes per idle actor instead of a 48-byte empty map")]
     children: Option<Box<HashMap<u64, Arc<dyn Cell>>>>,
+    /// Who watches this actor and whom it watches; boxed on first use.
+    watches: Option<Box<Watches>>,
+    /// How the actor ended, once it has, unless it simply stopped.
+    exit: Option<Box<ExitReason>>,
 }
 
 /// What the actor's task touches.
@@ -127,6 +134,8 @@ impl<A: Actor> Mailbox<A> {
                 open: true,
                 watched: false,
                 children: None,
+                watches: None,
+                exit: None,
             }),
             batch: Mutex::new(Batch { letters: VecDeque::new(), current: None }),
             batched: AtomicUsize::new(0),
@@ -387,9 +396,53 @@ impl<A: Actor> Mailbox<A> {
         self.inbox().children.take().map(|c| c.into_values().collect()).unwrap_or_default()
     }
 
-    pub(crate) fn mark_terminated(&self) {
+    /// Records how the actor ended and tells its watchers; wakes whoever
+    /// waits for its end.
+    pub(crate) fn mark_terminated(&self, reason: ExitReason) {
+        let mut inbox = self.inbox();
+        let watchers = inbox.watches.as_mut().map(|w| std::mem::take(&mut w.watchers)).unwrap_or_default();
+        if reason != ExitReason::Stopped {
+            inbox.exit = Some(Box::new(reason.clone()));
+        }
+        // Set under the inbox lock: a watcher added after this sees it.
         self.terminated.store(true, Ordering::Release);
+        drop(inbox);
+        for watcher in watchers {
+            watcher.notify(Terminated { id: self.id, reason: reason.clone() });
+        }
         self.on_terminated.notify_waiters();
+    }
+
+    /// Starts watching `target`; returns `false` when this actor watches it
+    /// already or has stopped.
+    pub(crate) fn start_watching(&self, target: Arc<dyn Watchee>) -> bool {
+        let mut inbox = self.inbox();
+        if !inbox.open {
+            return false;
+        }
+        let watches = inbox.watches.get_or_insert_default();
+        let id = target.watched_id();
+        if watches.watching.iter().any(|w| w.watched_id() == id) {
+            return false;
+        }
+        watches.watching.push(target);
+        true
+    }
+
+    /// Stops watching `id`; returns the watched end when it was watched.
+    pub(crate) fn stop_watching(&self, id: ActorId) -> Option<Arc<dyn Watchee>> {
+        let mut inbox = self.inbox();
+        let watching = &mut inbox.watches.as_mut()?.watching;
+        let at = watching.iter().position(|w| w.watched_id() == id)?;
+        Some(watching.swap_remove(at))
+    }
+
+    /// Withdraws every watch this actor set; it is ending.
+    pub(crate) fn withdraw_watches(&self) {
+        let watching = self.inbox().watches.as_mut().map(|w| std::mem::take(&mut w.watching)).unwrap_or_default();
+        for target in watching {
+            target.remove_watcher(self.id);
+        }
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
@@ -405,6 +458,29 @@ impl<A: Actor> Mailbox<A> {
             return;
         }
         notified.await;
+    }
+}
+
+impl<A: Actor> Watchee for Mailbox<A> {
+    fn watched_id(&self) -> ActorId {
+        self.id
+    }
+
+    fn add_watcher(&self, watcher: Arc<dyn Watcher>) {
+        let mut inbox = self.inbox();
+        if !self.is_terminated() {
+            inbox.watches.get_or_insert_default().add_watcher(watcher);
+            return;
+        }
+        let reason = inbox.exit.as_deref().cloned().unwrap_or(ExitReason::Stopped);
+        drop(inbox);
+        watcher.notify(Terminated { id: self.id, reason });
+    }
+
+    fn remove_watcher(&self, watcher: ActorId) {
+        if let Some(watches) = self.inbox().watches.as_mut() {
+            watches.watchers.retain(|w| w.id() != watcher);
+        }
     }
 }
 

@@ -11,11 +11,12 @@ use crate::letter::Envelope;
 use crate::mailbox::{Mailbox, Refused};
 use crate::protocol::{Dispatch, Protocol};
 use crate::system::SystemShared;
+use crate::watch::{ExitReason, Terminated, Watchee, Watcher};
 use crate::{Actor, ActorId, CallError, TrySendError};
 
 /// Something that takes envelopes of protocol `P`: a local mailbox, or the
 /// connection to the node of a remote actor.
-pub(crate) trait Post<P: Protocol>: Send + Sync + 'static {
+pub(crate) trait Post<P: Protocol>: Watchee {
     fn id(&self) -> ActorId;
     /// Queues `envelope`, or hands it back. A call may also be accepted and
     /// failed at once through its reply slot.
@@ -52,8 +53,21 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
 }
 
 /// Stands in for an actor that cannot be reached: every send fails with
-/// `ActorStopped`. What a ref to a gone actor resolves to.
+/// `ActorStopped`, a watch is told `NotFound` at once. What a ref to a gone
+/// actor resolves to.
 struct Unreachable(ActorId);
+
+impl Watchee for Unreachable {
+    fn watched_id(&self) -> ActorId {
+        self.0
+    }
+
+    fn add_watcher(&self, watcher: Arc<dyn Watcher>) {
+        watcher.notify(Terminated { id: self.0, reason: ExitReason::NotFound });
+    }
+
+    fn remove_watcher(&self, _: ActorId) {}
+}
 
 impl<P: Protocol> Post<P> for Unreachable {
     fn id(&self) -> ActorId {
@@ -120,6 +134,10 @@ impl<P: Protocol> Recipient<P> {
 
     pub(crate) fn remote(id: ActorId, link: Arc<dyn crate::remote::Link>, system: Arc<SystemShared>) -> Self {
         Recipient { post: Arc::new(crate::remote::RemotePost::<P>::new(id, link, system)) }
+    }
+
+    pub(crate) fn watchee(&self) -> Arc<dyn Watchee> {
+        self.post.clone()
     }
 
     pub(crate) fn downgrade(&self) -> std::sync::Weak<dyn Post<P>> {

@@ -2,8 +2,8 @@
 //!
 //! Order at the end: the mailbox closes (queued calls fail at once), the
 //! `stopping` hook runs, children stop and are awaited, the `stopped` hook
-//! runs, then the actor leaves its name, its parent and the system, and
-//! whoever waits for its end is woken.
+//! runs, then the actor withdraws its watches, leaves its name, its parent
+//! and the system, and its watchers and whoever waits for its end are told.
 
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
@@ -16,6 +16,7 @@ use crate::error::panic_message;
 use crate::handling::Handling;
 use crate::letter::{Origin, Outcome};
 use crate::mailbox::{Mailbox, Next, Signal};
+use crate::watch::ExitReason;
 use crate::{Actor, CallError, Context};
 
 /// Why an actor's task ended.
@@ -48,11 +49,15 @@ pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>) {
     }
     let _ = hook(&cell, actor.stopped(&ctx)).await;
     drop(actor);
+    cell.withdraw_watches();
     cell.system.forget(&*cell);
     if let Some(parent) = &cell.parent {
         parent.forget_child(cell.id.seq);
     }
-    cell.mark_terminated();
+    cell.mark_terminated(match exit {
+        Exit::Stopped => ExitReason::Stopped,
+        Exit::Failed(reason) => ExitReason::Failed { reason },
+    });
 }
 
 /// Handles messages, one at a time, until asked to stop or a handler panics.
@@ -68,6 +73,19 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
             let mut letter = match poll_fn(|cx| cell.poll_next(cx)).await {
                 Some(Next::Letter(letter)) => letter,
                 Some(Next::Signal(Signal::Stop)) | None => return Exit::Stopped,
+                Some(Next::Signal(Signal::Terminated(notice))) => {
+                    if cell.stop_watching(notice.id).is_none() {
+                        // Unwatched after the notice was sent.
+                        continue;
+                    }
+                    // SAFETY: as for letters below: the previous handler
+                    // future has finished.
+                    let actor = unsafe { handling.actor() };
+                    match hook(cell, actor.terminated(&Context::new(cell.clone()), notice)).await {
+                        Ok(()) => continue,
+                        Err(reason) => return Exit::Failed(reason),
+                    }
+                }
             };
             // SAFETY: the previous handler future has finished (`finish`
             // returned), so the last reference to the actor is dead.

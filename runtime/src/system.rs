@@ -38,6 +38,7 @@ pub(crate) struct SystemShared {
     pub(crate) dead_letters: DeadLetters,
     pub(crate) deadlines: Arc<Deadlines>,
     pub(crate) exports: Exports,
+    pub(crate) kinds: crate::remote::Kinds,
     /// The transport, once one is installed.
     pub(crate) network: OnceLock<Arc<dyn Network>>,
     next_seq: AtomicU64,
@@ -151,6 +152,7 @@ impl SystemBuilder {
             dead_letters: DeadLetters::default(),
             deadlines: Arc::default(),
             exports: Exports::default(),
+            kinds: Default::default(),
             network: OnceLock::new(),
             next_seq: AtomicU64::new(1),
             roots: DashMap::new(),
@@ -300,6 +302,10 @@ impl System {
         let id = ActorId { node: shared.id, seq: shared.next_seq.fetch_add(1, Ordering::Relaxed) };
         let capacity = A::MAILBOX.capacity(shared.config.mailbox_capacity);
         Mailbox::new(id, name, shared.clone(), parent, capacity)
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shared.shutting_down.load(Ordering::Acquire)
     }
 
     pub(crate) fn spawn_task<F>(&self, task: F)

@@ -30,6 +30,16 @@ pub enum Kind {
     /// header's service and fingerprint; answered by a `Reply` carrying the
     /// archived `ActorId`, or a `Failure`.
     Resolve,
+    /// A request to spawn an actor of the kind the target names, served for
+    /// the header's service and fingerprint; answered like `Resolve`.
+    Spawn,
+    /// Asks to be told when the target actor is gone (`Terminated`).
+    Watch,
+    /// Withdraws a `Watch` of the target actor.
+    Unwatch,
+    /// The sender's actor (the header's `sender`) is gone; the payload is
+    /// the archived [`ExitReason`](courier_runtime::ExitReason).
+    Terminated,
 }
 
 /// The actor a frame is for.

@@ -112,6 +112,9 @@ async fn handle(
             };
             answer_lookup(shared, peer, request, found);
         }
+        ArchivedKind::Spawn | ArchivedKind::Watch | ArchivedKind::Unwatch | ArchivedKind::Terminated => {
+            crate::control::handle(shared, system, peer, header, envelope.payload());
+        }
         ArchivedKind::Hello => {
             Counters::bump(&shared.counters.invalid_headers);
             tracing::debug!(node = %peer.describe(), "dropped a hello after the handshake");

@@ -22,6 +22,7 @@
 pub mod backoff;
 mod builder;
 mod connection;
+mod control;
 pub mod envelope;
 pub mod frame;
 pub mod hello;
@@ -32,6 +33,7 @@ mod peer;
 pub mod pending;
 mod stats;
 pub mod tls;
+mod watches;
 
 pub use builder::{DEFAULT_IDLE_TIMEOUT, DEFAULT_LANES, Listen, NodeBuilder, NodeError};
 pub use tls::{Tls, TlsError};

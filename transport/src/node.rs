@@ -97,6 +97,11 @@ impl Shared {
         }
     }
 
+    /// The peer of node `node`, if this node has met it.
+    pub(crate) fn peer(&self, node: u64) -> Option<Arc<Peer>> {
+        self.peers.get(&node).map(|peer| peer.clone())
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
@@ -293,6 +298,34 @@ fn random() -> u64 {
     hasher.finish()
 }
 
+impl Node {
+    /// Connects to `addr` and sends `header` (a lookup or a spawn), whose
+    /// answer is an actor id.
+    fn ask_for_actor(&self, addr: SocketAddr, header: Header) -> Resolving {
+        let shared = self.0.clone();
+        Box::pin(async move {
+            let peer = shared.connect(addr).await?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let completion: Completion = Box::new(move |reply| {
+                let id = reply.and_then(|bytes| {
+                    rkyv::from_bytes::<ActorId, RkyvError>(bytes)
+                        .map_err(|_| CallError::Protocol { detail: "the answer is not an actor id".to_owned() })
+                });
+                let _ = tx.send(id);
+            });
+            let deadline = Instant::now() + shared.config.call_timeout;
+            if let Err(courier_runtime::remote::Refusal::Down(error)) =
+                peer.send_frame(header, 0, &[], Some((deadline, completion)))
+            {
+                return Err(error);
+            }
+            let id = rx.await.map_err(|_| CallError::NodeUnreachable { node: peer.describe() })??;
+            let link: Arc<dyn Link> = peer;
+            Ok((link, id))
+        })
+    }
+}
+
 impl Network for Node {
     fn local_addr(&self) -> SocketAddr {
         self.0.local_addr
@@ -304,29 +337,15 @@ impl Network for Node {
     }
 
     fn resolve(&self, addr: SocketAddr, name: &str, service: u64, fingerprint: u64) -> Resolving {
-        let (shared, name) = (self.0.clone(), name.to_owned());
-        Box::pin(async move {
-            let peer = shared.connect(addr).await?;
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let completion: Completion = Box::new(move |reply| {
-                let id = reply.and_then(|bytes| {
-                    rkyv::from_bytes::<ActorId, RkyvError>(bytes)
-                        .map_err(|_| CallError::Protocol { detail: "a lookup's reply is not an actor id".to_owned() })
-                });
-                let _ = tx.send(id);
-            });
-            let header =
-                Header { target: Target::Name(name), service, fingerprint, ..Header::control(Kind::Resolve, 0) };
-            let deadline = Instant::now() + shared.config.call_timeout;
-            if let Err(courier_runtime::remote::Refusal::Down(error)) =
-                peer.send_frame(header, 0, &[], Some((deadline, completion)))
-            {
-                return Err(error);
-            }
-            let id = rx.await.map_err(|_| CallError::NodeUnreachable { node: peer.describe() })??;
-            let link: Arc<dyn Link> = peer;
-            Ok((link, id))
-        })
+        let header =
+            Header { target: Target::Name(name.to_owned()), service, fingerprint, ..Header::control(Kind::Resolve, 0) };
+        self.ask_for_actor(addr, header)
+    }
+
+    fn spawn(&self, addr: SocketAddr, kind: &str, service: u64, fingerprint: u64) -> Resolving {
+        let header =
+            Header { target: Target::Name(kind.to_owned()), service, fingerprint, ..Header::control(Kind::Spawn, 0) };
+        self.ask_for_actor(addr, header)
     }
 
     fn shutdown(&self) {

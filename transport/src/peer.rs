@@ -15,14 +15,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use courier_runtime::CallError;
 use courier_runtime::remote::{Completion, Link, Outgoing, Refusal};
+use courier_runtime::{ActorId, CallError, ExitReason, Terminated, Watcher};
 use rkyv::rancor::Error as RkyvError;
 use tokio::sync::Notify;
 
 use crate::envelope::{Header, Kind, Target};
 use crate::lanes::{Lanes, Refused, lane_of};
 use crate::pending::Pending;
+use crate::watches::{Change, Watching};
 
 /// How the connection carrying a peer's traffic is held.
 struct Current {
@@ -46,6 +47,8 @@ pub(crate) struct Peer {
     /// Set when the node is gone for good (it restarted as another node, or
     /// this node shut down): nothing reconnects it any more.
     retired: AtomicBool,
+    /// Local actors watching actors of this node.
+    watching: Watching,
 }
 
 /// The application error code of a connection closed because the other
@@ -68,6 +71,7 @@ impl Peer {
             current: Mutex::new(Current { connection: None, dialed: false }),
             generation: AtomicU64::new(0),
             retired: AtomicBool::new(false),
+            watching: Watching::default(),
         }
     }
 
@@ -158,6 +162,36 @@ impl Peer {
         for completion in waiting {
             completion(Err(self.unreachable()));
         }
+        self.watching.node_lost(self.node, &self.describe());
+    }
+
+    /// Actor `seq` of this node is gone: tells the local actors watching it.
+    pub(crate) fn watched_terminated(&self, seq: u64, reason: ExitReason) -> usize {
+        self.watching.terminated(self.node, seq, reason)
+    }
+
+    /// Queues a frame about actors (a watch, a termination notice) past the
+    /// queue limit, like a reply: it must not be lost to a busy connection,
+    /// and it is small. Dropped while the node is down: the watches it
+    /// serves end with the connection.
+    pub(crate) fn send_control(&self, header: Header, lane: usize, payload: &[u8]) {
+        if !self.is_up() {
+            return;
+        }
+        if let Err(error) = self.lanes.push(lane, &header, payload, true) {
+            tracing::debug!(node = %self.describe(), %error, "a control frame could not be queued");
+        }
+    }
+
+    /// Asks the node to watch its actor `target`, or to forget that watch.
+    fn ask(&self, change: Change, target: u64) {
+        let kind = match change {
+            Change::None => return,
+            Change::Watch => Kind::Watch,
+            Change::Unwatch => Kind::Unwatch,
+        };
+        let header = Header { target: Target::Actor(target), ..Header::control(kind, 0) };
+        self.send_control(header, lane_of(None, target, self.lanes.count()), &[]);
     }
 
     /// The call `request` answered, if it still waits.
@@ -247,6 +281,23 @@ impl Link for Peer {
             return Poll::Ready(());
         }
         self.lanes.poll_room(cx)
+    }
+
+    fn watch(&self, target: ActorId, watcher: Arc<dyn Watcher>) {
+        if !self.is_up() {
+            let reason = ExitReason::NodeLost { node: self.describe() };
+            return watcher.notify(Terminated { id: target, reason });
+        }
+        self.ask(self.watching.add(target.seq, watcher), target.seq);
+        // A loss between the check above and the add would leave the
+        // watcher behind the drain: look again.
+        if !self.is_up() {
+            self.watching.node_lost(self.node, &self.describe());
+        }
+    }
+
+    fn unwatch(&self, target: ActorId, watcher: ActorId) {
+        self.ask(self.watching.remove(target.seq, watcher), target.seq);
     }
 
     fn reply(&self, request: u64, outcome: Result<&[u8], CallError>) {

@@ -13,6 +13,7 @@ use crate::letter::{Envelope, Origin};
 use crate::protocol::Protocol;
 use crate::recipient::{Post, Recipient};
 use crate::reply::{Forward, ReplySlot};
+use crate::watch::{ExitReason, Terminated, Watcher};
 use crate::{ActorId, CallChain, CallError, TrySendError};
 
 /// A request that arrived from another node, its header already read.
@@ -67,6 +68,13 @@ pub trait Inbound: Send + Sync + 'static {
 
     /// Ready once the actor's mailbox has room (or it stopped).
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// Tells `watcher` (an actor of another node) once the actor is gone;
+    /// at once when it is gone already.
+    fn watch(&self, watcher: Arc<dyn Watcher>);
+
+    /// Withdraws the watch of `watcher`.
+    fn unwatch(&self, watcher: ActorId);
 
     /// For finding the typed entry again.
     #[doc(hidden)]
@@ -147,6 +155,19 @@ impl<P: Protocol> Inbound for Served<P> {
         match self.post.upgrade() {
             Some(post) => post.poll_room(cx),
             None => Poll::Ready(()),
+        }
+    }
+
+    fn watch(&self, watcher: Arc<dyn Watcher>) {
+        match self.post.upgrade() {
+            Some(post) => post.add_watcher(watcher),
+            None => watcher.notify(Terminated { id: self.id, reason: ExitReason::NotFound }),
+        }
+    }
+
+    fn unwatch(&self, watcher: ActorId) {
+        if let Some(post) = self.post.upgrade() {
+            post.remove_watcher(watcher);
         }
     }
 

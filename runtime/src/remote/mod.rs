@@ -20,6 +20,7 @@
 //! from outside, and only through the services they were served or sent as.
 
 mod inbound;
+mod kinds;
 mod post;
 mod system;
 
@@ -32,10 +33,12 @@ use std::time::{Duration, Instant};
 
 pub(crate) use inbound::Served;
 pub use inbound::{Inbound, Incoming, Undelivered};
+pub(crate) use kinds::Kinds;
 pub(crate) use post::RemotePost;
 pub use system::{InboundTarget, WeakSystem};
 
 use crate::system::SystemShared;
+use crate::watch::Watcher;
 use crate::{ActorId, CallError};
 
 /// One actor waiting in a call chain, as it crosses the wire.
@@ -103,6 +106,13 @@ pub trait Link: Send + Sync + 'static {
 
     /// Sends the reply to the call `request` that came over this link.
     fn reply(&self, request: u64, outcome: Result<&[u8], CallError>);
+
+    /// Tells `watcher` once the actor `target` of the other node is gone, or
+    /// once this link is lost ([`ExitReason::NodeLost`](crate::ExitReason)).
+    fn watch(&self, target: ActorId, watcher: Arc<dyn Watcher>);
+
+    /// Withdraws the watch of `watcher` on `target`.
+    fn unwatch(&self, target: ActorId, watcher: ActorId);
 }
 
 /// The future of [`Network::resolve`].
@@ -120,6 +130,11 @@ pub trait Network: Send + Sync + 'static {
     /// for the actor served as `name` for service `service` with this
     /// `fingerprint`.
     fn resolve(&self, addr: SocketAddr, name: &str, service: u64, fingerprint: u64) -> Resolving;
+
+    /// Connects to the node at `addr` (or reuses the connection) and asks it
+    /// to spawn an actor of the registered `kind`, for service `service` with
+    /// this `fingerprint`.
+    fn spawn(&self, addr: SocketAddr, kind: &str, service: u64, fingerprint: u64) -> Resolving;
 
     /// Closes every connection; the system is shutting down.
     fn shutdown(&self);

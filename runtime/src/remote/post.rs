@@ -13,6 +13,7 @@ use crate::letter::{Envelope, ReplyTo};
 use crate::protocol::Protocol;
 use crate::recipient::Post;
 use crate::system::SystemShared;
+use crate::watch::{Watchee, Watcher};
 use crate::{ActorId, CallError, TrySendError};
 
 /// Sends protocol `P`'s requests to actor `id` through `link`.
@@ -67,6 +68,20 @@ fn hops(chain: Option<&ChainLink>) -> Vec<Hop> {
     }
     hops.reverse();
     hops
+}
+
+impl<P: Protocol> Watchee for RemotePost<P> {
+    fn watched_id(&self) -> ActorId {
+        self.id
+    }
+
+    fn add_watcher(&self, watcher: Arc<dyn Watcher>) {
+        self.link.watch(self.id, watcher);
+    }
+
+    fn remove_watcher(&self, watcher: ActorId) {
+        self.link.unwatch(self.id, watcher);
+    }
 }
 
 impl<P: Protocol> Post<P> for RemotePost<P> {

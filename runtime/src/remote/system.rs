@@ -7,6 +7,7 @@ use super::{Inbound, Network};
 use crate::protocol::Protocol;
 use crate::recipient::{Recipient, ServiceRef};
 use crate::system::SystemShared;
+use crate::watch::{ExitReason, Terminated, Watcher};
 use crate::{ActorId, CallError, SpawnError, System};
 
 /// The actor an incoming frame is for.
@@ -76,17 +77,59 @@ impl System {
     /// there under `name` for this service; [`CallError::Protocol`] when the
     /// node was built with another version of the service trait.
     pub async fn remote<R: ServiceRef>(&self, addr: SocketAddr, name: &str) -> Result<R, CallError> {
-        let Some(network) = self.shared.network.get() else {
-            return Err(CallError::NodeUnreachable { node: format!("{addr} (this system has no transport)") });
-        };
-        let protocol = <R::Protocol as Protocol>::SERVICE;
-        if <R::Protocol as Protocol>::CODEC.is_none() {
-            let detail = format!("`{protocol}` is `#[actor(local)]`: it cannot be called on another node");
-            return Err(CallError::Protocol { detail });
-        }
+        let network = self.network_for::<R>(addr)?;
         let (key, fingerprint) = (<R::Protocol as Protocol>::SERVICE_KEY, <R::Protocol as Protocol>::FINGERPRINT);
         let (link, id) = network.resolve(addr, name, key, fingerprint).await?;
         Ok(R::from(Recipient::remote(id, link, self.shared.clone())))
+    }
+
+    /// Registers the actor kind `kind`: other nodes may spawn actors of it
+    /// here with [`spawn_remote`](System::spawn_remote). `factory` spawns one
+    /// (as a root actor of this system, or however it likes) and returns its
+    /// ref; the actor is then reachable from the spawning node through that
+    /// service only. A factory that panics fails the remote spawn with
+    /// [`CallError::ActorFailed`].
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NameTaken`] when `kind` is registered already;
+    /// [`SpawnError::NotServable`] for a `#[actor(local)]` service.
+    pub fn register_kind<R, F>(&self, kind: impl Into<Arc<str>>, factory: F) -> Result<(), SpawnError>
+    where
+        R: ServiceRef,
+        F: Fn(&System) -> R + Send + Sync + 'static,
+    {
+        self.shared.kinds.register(kind.into(), factory)
+    }
+
+    /// Spawns an actor of the kind `kind`, which the node listening at
+    /// `addr` registered with [`register_kind`](System::register_kind), and
+    /// returns a ref to it. The actor runs on that node until it stops;
+    /// watch it with [`Context::watch`](crate::Context::watch) to learn when.
+    ///
+    /// # Errors
+    ///
+    /// As for [`remote`](System::remote), with [`CallError::NotFound`] when
+    /// no such kind is registered there for this service, and
+    /// [`CallError::ActorFailed`] when the kind's factory panicked.
+    pub async fn spawn_remote<R: ServiceRef>(&self, addr: SocketAddr, kind: &str) -> Result<R, CallError> {
+        let network = self.network_for::<R>(addr)?;
+        let (key, fingerprint) = (<R::Protocol as Protocol>::SERVICE_KEY, <R::Protocol as Protocol>::FINGERPRINT);
+        let (link, id) = network.spawn(addr, kind, key, fingerprint).await?;
+        Ok(R::from(Recipient::remote(id, link, self.shared.clone())))
+    }
+
+    /// The transport, if it can carry service `R` to `addr`.
+    fn network_for<R: ServiceRef>(&self, addr: SocketAddr) -> Result<&Arc<dyn Network>, CallError> {
+        let Some(network) = self.shared.network.get() else {
+            return Err(CallError::NodeUnreachable { node: format!("{addr} (this system has no transport)") });
+        };
+        if <R::Protocol as Protocol>::CODEC.is_none() {
+            let protocol = <R::Protocol as Protocol>::SERVICE;
+            let detail = format!("`{protocol}` is `#[actor(local)]`: it cannot be called on another node");
+            return Err(CallError::Protocol { detail });
+        }
+        Ok(network)
     }
 
     /// The address this system listens on for other nodes, if it has a
@@ -131,6 +174,45 @@ impl System {
         match target {
             InboundTarget::Actor(seq) => self.shared.exports.inbound(seq, service),
             InboundTarget::Name(name) => self.shared.exports.named(name, service),
+        }
+    }
+
+    /// Spawns an actor of the registered kind `kind` for another node, if
+    /// it serves `service` with this `fingerprint`; for transports answering
+    /// a remote spawn.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::NotFound`] for an unknown kind or another service,
+    /// [`CallError::Protocol`] naming the trait when the fingerprints differ,
+    /// [`CallError::ActorFailed`] when the factory panicked,
+    /// [`CallError::ActorStopped`] while the system shuts down.
+    #[doc(hidden)]
+    pub fn spawn_kind(&self, kind: &str, service: u64, fingerprint: u64) -> Result<ActorId, CallError> {
+        let kind = self.shared.kinds.find(kind, service, fingerprint)?;
+        if self.is_shutting_down() {
+            return Err(CallError::ActorStopped);
+        }
+        kind.spawn(self)
+    }
+
+    /// Tells `watcher` (an actor of another node) once the exported or
+    /// served actor `seq` is gone; at once, `NotFound`, when no such actor
+    /// is exported. For transports.
+    #[doc(hidden)]
+    pub fn watch_exported(&self, seq: u64, watcher: Arc<dyn Watcher>) {
+        match self.shared.exports.any(seq) {
+            Some(inbound) => inbound.watch(watcher),
+            None => watcher.notify(Terminated { id: ActorId { node: self.id(), seq }, reason: ExitReason::NotFound }),
+        }
+    }
+
+    /// Withdraws the watch of `watcher` on the exported actor `seq`. For
+    /// transports.
+    #[doc(hidden)]
+    pub fn unwatch_exported(&self, seq: u64, watcher: ActorId) {
+        if let Some(inbound) = self.shared.exports.any(seq) {
+            inbound.unwatch(watcher);
         }
     }
 

@@ -1,0 +1,109 @@
+//! Frames about actors rather than for them: remote spawns and watches.
+//!
+//! - `Spawn` asks this node for a new actor of a kind it registered; the
+//!   answer is a `Reply` carrying the new actor's id, or a `Failure`.
+//! - `Watch` / `Unwatch` start and end the other node's interest in one of
+//!   this node's exported actors. The other node asks once per actor,
+//!   however many of its actors watch it (see [`watches`](crate::watches)),
+//!   so its interest is one [`Watcher`] registered here under its node id.
+//! - `Terminated` tells this node that an actor of the other node it
+//!   watched is gone.
+//!
+//! Only exported or served actors can be watched, as only they can be
+//! called: a watch of anything else is answered at once with `NotFound`.
+
+use std::sync::{Arc, Weak};
+
+use courier_runtime::remote::Link;
+use courier_runtime::{ActorId, CallError, ExitReason, System, Terminated, Watcher};
+use rkyv::rancor::Error as RkyvError;
+
+use crate::envelope::{ArchivedHeader, ArchivedKind, ArchivedTarget, Header, Kind};
+use crate::lanes::lane_of;
+use crate::node::Shared;
+use crate::peer::Peer;
+use crate::stats::Counters;
+
+/// Handles a `Spawn`, `Watch`, `Unwatch` or `Terminated` frame from `peer`.
+pub(crate) fn handle(shared: &Shared, system: Option<&System>, peer: &Peer, header: &ArchivedHeader, payload: &[u8]) {
+    let Some(system) = system else { return };
+    match (&header.kind, &header.target) {
+        (ArchivedKind::Spawn, ArchivedTarget::Name(kind)) => {
+            let spawned = system.spawn_kind(kind, header.service.to_native(), header.fingerprint.to_native());
+            answer_spawn(shared, peer, header.request.to_native(), spawned);
+        }
+        (ArchivedKind::Watch, ArchivedTarget::Actor(seq)) => match shared.peer(peer.node) {
+            Some(peer) => {
+                let watcher = RemoteWatcher { node: peer.node, peer: Arc::downgrade(&peer) };
+                system.watch_exported(seq.to_native(), Arc::new(watcher));
+            }
+            None => tracing::debug!(node = %peer.describe(), "a watch from a node that is gone"),
+        },
+        (ArchivedKind::Unwatch, ArchivedTarget::Actor(seq)) => {
+            system.unwatch_exported(seq.to_native(), RemoteWatcher::id_of(peer.node));
+        }
+        (ArchivedKind::Terminated, _) => {
+            let Some(gone) = header.sender.as_ref().map(ActorId::from) else {
+                Counters::bump(&shared.counters.invalid_headers);
+                return;
+            };
+            let reason = rkyv::from_bytes::<ExitReason, RkyvError>(payload).unwrap_or_else(|_| {
+                Counters::bump(&shared.counters.invalid_payloads);
+                ExitReason::NotFound
+            });
+            if gone.node != peer.node || peer.watched_terminated(gone.seq, reason) == 0 {
+                // Not one of its actors, or not (or no longer) watched.
+                Counters::bump(&shared.counters.stray_replies);
+            }
+        }
+        _ => {
+            Counters::bump(&shared.counters.invalid_headers);
+            tracing::debug!(node = %peer.describe(), "dropped a spawn or watch frame without its target");
+        }
+    }
+}
+
+fn answer_spawn(shared: &Shared, peer: &Peer, request: u64, spawned: Result<ActorId, CallError>) {
+    match spawned.and_then(|id| {
+        rkyv::to_bytes::<RkyvError>(&id).map_err(|error| CallError::Protocol { detail: error.to_string() })
+    }) {
+        Ok(bytes) => peer.reply(request, Ok(&bytes)),
+        Err(error) => {
+            if let CallError::NotFound { .. } = error {
+                Counters::bump(&shared.counters.unknown_targets);
+            }
+            peer.reply(request, Err(error));
+        }
+    }
+}
+
+/// Another node's interest in one actor of this node.
+struct RemoteWatcher {
+    /// The watching node.
+    node: u64,
+    peer: Weak<Peer>,
+}
+
+impl RemoteWatcher {
+    /// The id a watch of node `node` is registered under: one per node.
+    fn id_of(node: u64) -> ActorId {
+        ActorId { node, seq: 0 }
+    }
+}
+
+impl Watcher for RemoteWatcher {
+    fn id(&self) -> ActorId {
+        RemoteWatcher::id_of(self.node)
+    }
+
+    fn notify(&self, notice: Terminated) {
+        let Some(peer) = self.peer.upgrade() else { return };
+        let Ok(payload) = rkyv::to_bytes::<RkyvError>(&notice.reason) else { return };
+        let header = Header { sender: Some(notice.id), ..Header::control(Kind::Terminated, 0) };
+        peer.send_control(header, lane_of(Some(notice.id), 0, peer.lanes.count()), &payload);
+    }
+
+    fn is_gone(&self) -> bool {
+        self.peer.upgrade().is_none_or(|peer| peer.is_retired())
+    }
+}
