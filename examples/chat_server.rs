@@ -35,7 +35,16 @@ impl Room {
     }
 }
 
-impl Actor for Room {}
+impl Actor for Room {
+    /// A member's actor is gone (its client quit, or its node was lost):
+    /// it leaves without having said so.
+    async fn terminated(&mut self, _: &Context<Self>, notice: Terminated) {
+        let Some(at) = self.members.iter().position(|(_, member)| member.actor_id() == notice.id) else { return };
+        let (name, _) = self.members.remove(at);
+        println!("{name} is gone ({})", notice.reason);
+        self.broadcast(format!("* {name} left")).await;
+    }
+}
 
 impl ChatRoom for Room {
     async fn join(&mut self, name: String, member: MemberRef) -> Result<Vec<String>, ChatError> {
@@ -45,6 +54,8 @@ impl ChatRoom for Room {
         let here = self.members.iter().map(|(name, _)| name.clone()).collect();
         println!("{name} joined");
         self.broadcast(format!("* {name} joined")).await;
+        // Told when the member is gone, even if its node is lost silently.
+        Context::<Self>::current().watch(&member);
         self.members.push((name, member));
         Ok(here)
     }
@@ -58,7 +69,9 @@ impl ChatRoom for Room {
     }
 
     async fn leave(&mut self, name: String) {
-        self.members.retain(|(member, _)| *member != name);
+        let Some(at) = self.members.iter().position(|(member, _)| *member == name) else { return };
+        let (_, member) = self.members.remove(at);
+        Context::<Self>::current().unwatch(&member);
         println!("{name} left");
         self.broadcast(format!("* {name} left")).await;
     }
