@@ -167,9 +167,9 @@ pub use courier_macros::actor;
 pub use courier_macros::{Actor, Message};
 pub use courier_runtime::remote::NetworkStats;
 pub use courier_runtime::{
-    Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Dispatch, ExitReason,
-    MailboxSize, Method, Protocol, Recipient, ServiceRef, SpawnError, System, SystemBuilder, Tell, TellFuture,
-    Terminated, TrySendError, Watchable, fingerprint, method_id,
+    Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Directive, Dispatch, ExitReason,
+    Failure, MailboxSize, Method, Protocol, Recipient, ServiceRef, SpawnError, Supervisor, System, SystemBuilder, Tell,
+    TellFuture, Terminated, TrySendError, Watchable, fingerprint, method_id,
 };
 pub use courier_transport::{Listen, NodeBuilder, NodeError, Tls, TlsError};
 

@@ -4,6 +4,7 @@ use std::future::Future;
 
 use crate::Context;
 use crate::chain::short_type_name;
+use crate::supervision::Supervisor;
 use crate::watch::Terminated;
 
 /// A type whose values can run as actors.
@@ -41,7 +42,15 @@ pub trait Actor: Send + Sized + 'static {
         short_type_name::<Self>()
     }
 
-    /// Runs on the actor's task before its first message.
+    /// How this actor supervises its children: what happens when one fails.
+    /// The default restarts a failed child (one spawned with a factory) at
+    /// most 3 times within 10 seconds; see [`Supervisor`].
+    fn supervisor() -> Supervisor {
+        Supervisor::default()
+    }
+
+    /// Runs on the actor's task before its first message, and again on each
+    /// new instance after a restart.
     fn started(&mut self, ctx: &Context<Self>) -> impl Future<Output = ()> + Send {
         let _ = ctx;
         async {}
@@ -57,6 +66,13 @@ pub trait Actor: Send + Sized + 'static {
     /// Runs last, after every child has stopped.
     fn stopped(&mut self, ctx: &Context<Self>) -> impl Future<Output = ()> + Send {
         let _ = ctx;
+        async {}
+    }
+
+    /// Runs on a failed instance before a new one replaces it (see
+    /// [`Supervisor`]); `reason` says why it failed. Its children stop next.
+    fn restarting(&mut self, ctx: &Context<Self>, reason: &str) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, reason);
         async {}
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::chain::Label;
 use crate::mailbox::{Mailbox, Signal};
+use crate::supervision::{Restarts, Supervisor};
 use crate::{Actor, ActorId, CallError};
 
 /// A live actor, erased over its type.
@@ -23,6 +24,17 @@ pub(crate) trait Cell: Send + Sync + 'static {
     fn forget_child(&self, seq: u64);
     /// Takes a new child; hands it back once this actor is stopping.
     fn adopt(&self, child: Arc<dyn Cell>) -> Result<(), Arc<dyn Cell>>;
+    /// Asks the actor to restart from its factory after its current message
+    /// (it stops if it has none).
+    fn restart(&self);
+    /// Fails the actor with `reason`: a child escalated its failure.
+    fn escalate(&self, reason: String);
+    /// Restarts every child but `except` (all-for-one).
+    fn restart_children(&self, except: u64);
+    /// How this actor supervises its children.
+    fn supervisor(&self) -> Supervisor;
+    /// The restarts of this actor's children together (all-for-one).
+    fn children_restarts(&self) -> Restarts;
 }
 
 impl<A: Actor> Cell for Mailbox<A> {
@@ -54,5 +66,25 @@ impl<A: Actor> Cell for Mailbox<A> {
 
     fn adopt(&self, child: Arc<dyn Cell>) -> Result<(), Arc<dyn Cell>> {
         Mailbox::adopt(self, child)
+    }
+
+    fn restart(&self) {
+        self.signal(Signal::Restart);
+    }
+
+    fn escalate(&self, reason: String) {
+        self.signal(Signal::Escalate(reason));
+    }
+
+    fn restart_children(&self, except: u64) {
+        Mailbox::restart_children(self, except);
+    }
+
+    fn supervisor(&self) -> Supervisor {
+        A::supervisor()
+    }
+
+    fn children_restarts(&self) -> Restarts {
+        Mailbox::children_restarts(self)
     }
 }

@@ -200,7 +200,27 @@ impl<A: Actor> Context<A> {
     ///
     /// [`SpawnError::ShuttingDown`] once this actor is stopping.
     pub fn spawn<C: Actor>(&self, child: C) -> Result<ActorRef<C>, SpawnError> {
-        self.system().spawn_child(child, self.cell.clone())
+        self.system().spawn_child(child, self.cell.clone(), None)
+    }
+
+    /// Spawns a child built by `factory`, which builds it again whenever the
+    /// child fails and this actor's [`Actor::supervisor`] restarts it. The
+    /// restarted child keeps its mailbox and its refs.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::ShuttingDown`] once this actor is stopping.
+    ///
+    /// # Panics
+    ///
+    /// When `factory` panics building the first instance (inside a handler,
+    /// that fails this actor like any panic).
+    pub fn spawn_with<C: Actor>(
+        &self,
+        factory: impl Fn() -> C + Send + Sync + 'static,
+    ) -> Result<ActorRef<C>, SpawnError> {
+        let child = factory();
+        self.system().spawn_child(child, self.cell.clone(), Some(Box::new(factory)))
     }
 
     /// Asks this actor to stop once the current message is handled. Calls

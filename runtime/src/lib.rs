@@ -12,6 +12,7 @@
 //! calls fails at once with [`CallError::Deadlock`].
 
 mod actor;
+pub mod backoff;
 mod actor_ref;
 mod call;
 mod cell;
@@ -31,6 +32,7 @@ mod recipient;
 pub mod remote;
 mod reply;
 mod run;
+pub mod supervision;
 mod system;
 mod watch;
 mod wire;
@@ -45,6 +47,7 @@ pub use error::{CallChain, CallError, SpawnError, TrySendError};
 pub use id::{ActorId, ArchivedActorId};
 pub use protocol::{Dispatch, Method, Protocol, fingerprint, method_id, service_key};
 pub use recipient::{Recipient, ServiceRef};
+pub use supervision::{Directive, Failure, Supervisor};
 pub use system::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, System, SystemBuilder};
 pub use watch::{ExitReason, Terminated, WatchTarget, Watchable, Watcher};
 

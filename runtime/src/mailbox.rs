@@ -35,6 +35,7 @@ use crate::cell::Cell;
 use crate::deadline::Watched;
 use crate::letter::Letter;
 use crate::reply::Expire;
+use crate::supervision::Restarts;
 use crate::system::SystemShared;
 use crate::watch::{ExitReason, Terminated, Watchee, Watcher, Watches};
 use crate::{Actor, ActorId, CallError};
@@ -46,6 +47,11 @@ pub(crate) enum Signal {
     Stop,
     /// An actor this one watches is gone.
     Terminated(Terminated),
+    /// Finish the current message, then restart from the factory (a sibling
+    /// failed under an all-for-one supervisor).
+    Restart,
+    /// A child failed and its supervisor escalated: fail with this reason.
+    Escalate(String),
 }
 
 /// The next thing the actor's task should do.
@@ -90,12 +96,20 @@ struct Inbox<A: Actor> {
     open: bool,
     /// Whether the deadline sweeper watches this mailbox.
     watched: bool,
-    #[expect(clippy::box_collection, reason = "8 bytes per idle actor instead of a 48-byte empty map")]
-    children: Option<Box<HashMap<u64, Arc<dyn Cell>>>>,
+    /// Boxed: 8 bytes per idle actor instead of a 48-byte empty map.
+    children: Option<Box<Children>>,
     /// Who watches this actor and whom it watches; boxed on first use.
     watches: Option<Box<Watches>>,
     /// How the actor ended, once it has, unless it simply stopped.
     exit: Option<Box<ExitReason>>,
+}
+
+/// An actor's children, and the restarts they had together (for an
+/// all-for-one supervisor).
+#[derive(Default)]
+struct Children {
+    by_seq: HashMap<u64, Arc<dyn Cell>>,
+    restarts: Restarts,
 }
 
 /// What the actor's task touches.
@@ -382,18 +396,53 @@ impl<A: Actor> Mailbox<A> {
         if !inbox.open {
             return Err(child);
         }
-        inbox.children.get_or_insert_with(Default::default).insert(child.id().seq, child);
+        inbox.children.get_or_insert_default().by_seq.insert(child.id().seq, child);
         Ok(())
     }
 
     pub(crate) fn forget_child(&self, seq: u64) {
         if let Some(children) = self.inbox().children.as_mut() {
-            children.remove(&seq);
+            children.by_seq.remove(&seq);
         }
     }
 
+    /// Takes every child out (to stop them); the restart count stays.
     pub(crate) fn take_children(&self) -> Vec<Arc<dyn Cell>> {
-        self.inbox().children.take().map(|c| c.into_values().collect()).unwrap_or_default()
+        let mut inbox = self.inbox();
+        let Some(children) = inbox.children.as_mut() else { return Vec::new() };
+        std::mem::take(&mut children.by_seq).into_values().collect()
+    }
+
+    /// The restarts of this actor's children together.
+    pub(crate) fn children_restarts(&self) -> Restarts {
+        self.inbox().children.get_or_insert_default().restarts.clone()
+    }
+
+    /// Restarts every child but `except`.
+    pub(crate) fn restart_children(&self, except: u64) {
+        let children: Vec<Arc<dyn Cell>> = match self.inbox().children.as_ref() {
+            Some(children) => children.by_seq.values().filter(|c| c.id().seq != except).cloned().collect(),
+            None => Vec::new(),
+        };
+        for child in children {
+            child.restart();
+        }
+    }
+
+    /// Ready once a stop was asked for (taking it from the system queue) or
+    /// the mailbox closed; for waiting out a restart's backoff.
+    pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inbox = self.inbox();
+        if !inbox.open {
+            return Poll::Ready(());
+        }
+        if let Some(at) = inbox.system.iter().position(|signal| matches!(signal, Signal::Stop)) {
+            inbox.system.remove(at);
+            self.signalled.store(!inbox.system.is_empty(), Ordering::Release);
+            return Poll::Ready(());
+        }
+        inbox.receiver = Some(cx.waker().clone());
+        Poll::Pending
     }
 
     /// Records how the actor ended and tells its watchers; wakes whoever

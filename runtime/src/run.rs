@@ -1,4 +1,9 @@
-//! The actor's task: hooks, the message loop, and an orderly end.
+//! The actor's task: hooks, the message loop, restarts, and an orderly end.
+//!
+//! A failed actor with a factory may live again (see
+//! [`supervision`](crate::supervision)): the `restarting` hook runs on the
+//! failed instance, its children stop, and a new instance from the factory
+//! starts in the same mailbox, which stayed open all along.
 //!
 //! Order at the end: the mailbox closes (queued calls fail at once), the
 //! `stopping` hook runs, children stop and are awaited, the `stopped` hook
@@ -8,6 +13,7 @@
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
@@ -15,38 +21,52 @@ use crate::context::{Current, Scoped};
 use crate::error::panic_message;
 use crate::handling::Handling;
 use crate::letter::{Origin, Outcome};
+use crate::cell::Cell;
 use crate::mailbox::{Mailbox, Next, Signal};
+use crate::supervision::{Failure, Restarts, Verdict};
 use crate::watch::ExitReason;
 use crate::{Actor, CallError, Context};
 
-/// Why an actor's task ended.
+/// How a life of the actor (one instance, from `started`) ended.
 enum Exit {
     Stopped,
     Failed(String),
+    /// A sibling failed under an all-for-one supervisor.
+    Restart,
 }
 
-pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>) {
+/// Builds a new instance of an actor that failed.
+pub(crate) type Factory<A> = Box<dyn Fn() -> A + Send + Sync>;
+
+pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>, factory: Option<Factory<A>>) {
     let ctx = Context::new(cell.clone());
-    let mut exit = match hook(&cell, actor.started(&ctx)).await {
-        Ok(()) => Exit::Stopped,
-        Err(reason) => Exit::Failed(reason),
+    // This actor's own restarts, kept for one-for-one supervision.
+    let mut restarts = None;
+    let exit = loop {
+        let exit = match hook(&cell, actor.started(&ctx)).await {
+            Ok(()) => serve(&mut actor, &cell).await,
+            Err(reason) => Exit::Failed(reason),
+        };
+        let (delay, reason) = match exit {
+            Exit::Stopped => break Exit::Stopped,
+            Exit::Restart => (Duration::ZERO, "a sibling failed".to_owned()),
+            Exit::Failed(reason) => {
+                tracing::warn!(actor = %cell.id, %reason, "actor failed");
+                match supervise(&cell, factory.is_some(), &reason, &mut restarts) {
+                    Some(delay) => (delay, reason),
+                    None => break Exit::Failed(reason),
+                }
+            }
+        };
+        let Some(factory) = &factory else { break Exit::Stopped };
+        match restart(&mut actor, &cell, &ctx, factory, delay, &reason).await {
+            Ok(()) => tracing::debug!(actor = %cell.id, "actor restarted"),
+            Err(exit) => break exit,
+        }
     };
-    if let Exit::Stopped = exit {
-        exit = serve(&mut actor, &cell).await;
-    }
-    if let Exit::Failed(reason) = &exit {
-        tracing::warn!(actor = %cell.id, %reason, "actor failed");
-    }
     cell.close(&CallError::ActorStopped);
     let _ = hook(&cell, actor.stopping(&ctx)).await;
-    // Stop every child first, then wait: they wind down side by side.
-    let children = cell.take_children();
-    for child in &children {
-        child.stop();
-    }
-    for child in &children {
-        child.terminated().await;
-    }
+    stop_children(&cell).await;
     let _ = hook(&cell, actor.stopped(&ctx)).await;
     drop(actor);
     cell.withdraw_watches();
@@ -55,9 +75,83 @@ pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>) {
         parent.forget_child(cell.id.seq);
     }
     cell.mark_terminated(match exit {
-        Exit::Stopped => ExitReason::Stopped,
+        Exit::Stopped | Exit::Restart => ExitReason::Stopped,
         Exit::Failed(reason) => ExitReason::Failed { reason },
     });
+}
+
+/// Asks the supervisor of a failed actor (its parent's, or the system's
+/// for a root actor) what to do: returns the delay before a restart, or
+/// `None` when the actor is to stop (its parent told first, when it
+/// escalates).
+fn supervise<A: Actor>(
+    cell: &Mailbox<A>,
+    restartable: bool,
+    reason: &str,
+    own: &mut Option<Restarts>,
+) -> Option<Duration> {
+    let supervisor = match &cell.parent {
+        Some(parent) => parent.supervisor(),
+        None => cell.system.config.supervisor.clone(),
+    };
+    let group = supervisor.is_all_for_one().then(|| cell.parent.as_ref().map(|p| p.children_restarts())).flatten();
+    let restarts = group.unwrap_or_else(|| own.get_or_insert_default().clone());
+    let failure = Failure { child: cell.id, actor: A::name(), reason };
+    match supervisor.judge(&failure, &restarts, Instant::now(), crate::system::random()) {
+        Verdict::Restart(delay) if restartable => {
+            if let Some(parent) = cell.parent.as_ref().filter(|_| supervisor.is_all_for_one()) {
+                parent.restart_children(cell.id.seq);
+            }
+            Some(delay)
+        }
+        Verdict::Restart(_) | Verdict::Stop => None,
+        Verdict::Escalate(why) => {
+            let label = cell.label().show(cell.id);
+            match &cell.parent {
+                Some(parent) => parent.escalate(format!("child {label} failed: {why}")),
+                None => tracing::error!(actor = %label, reason = %why, "a root actor failed beyond its supervisor"),
+            }
+            None
+        }
+    }
+}
+
+/// Replaces a failed instance with a new one from `factory`, in the same
+/// mailbox: the `restarting` hook runs on the old instance, its children
+/// stop, and after `delay` (during which messages queue, and a stop ends
+/// the actor) the factory builds the next.
+async fn restart<A: Actor>(
+    actor: &mut A,
+    cell: &Arc<Mailbox<A>>,
+    ctx: &Context<A>,
+    factory: &Factory<A>,
+    delay: Duration,
+    reason: &str,
+) -> Result<(), Exit> {
+    let _ = hook(cell, actor.restarting(ctx, reason)).await;
+    stop_children(cell).await;
+    let stopped = poll_fn(|cx| cell.poll_stop(cx));
+    if tokio::time::timeout(delay, stopped).await.is_ok() {
+        return Err(Exit::Stopped);
+    }
+    match std::panic::catch_unwind(AssertUnwindSafe(factory)) {
+        Ok(fresh) => {
+            *actor = fresh;
+            Ok(())
+        }
+        Err(payload) => Err(Exit::Failed(format!("its factory panicked: {}", panic_message(&*payload)))),
+    }
+}
+
+/// Stops every child, then waits for all: they wind down side by side.
+async fn stop_children<A: Actor>(cell: &Mailbox<A>) {
+    let children = cell.take_children();
+    for child in &children {
+        child.stop();
+    }
+    for child in &children {
+        child.terminated().await;
+    }
 }
 
 /// Handles messages, one at a time, until asked to stop or a handler panics.
@@ -73,6 +167,8 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
             let mut letter = match poll_fn(|cx| cell.poll_next(cx)).await {
                 Some(Next::Letter(letter)) => letter,
                 Some(Next::Signal(Signal::Stop)) | None => return Exit::Stopped,
+                Some(Next::Signal(Signal::Restart)) => return Exit::Restart,
+                Some(Next::Signal(Signal::Escalate(reason))) => return Exit::Failed(reason),
                 Some(Next::Signal(Signal::Terminated(notice))) => {
                     if cell.stop_watching(notice.id).is_none() {
                         // Unwatched after the notice was sent.

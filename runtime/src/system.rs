@@ -15,6 +15,8 @@ use crate::deadline::Deadlines;
 use crate::exports::Exports;
 use crate::mailbox::Mailbox;
 use crate::remote::Network;
+use crate::run::Factory;
+use crate::supervision::Supervisor;
 use crate::{Actor, ActorId, ActorRef, SpawnError};
 
 /// The call timeout of a system built without one.
@@ -30,6 +32,8 @@ static SYSTEMS: LazyLock<DashMap<u64, Weak<SystemShared>>> = LazyLock::new(DashM
 pub(crate) struct Config {
     pub(crate) call_timeout: Duration,
     pub(crate) mailbox_capacity: usize,
+    /// The supervisor of root actors.
+    pub(crate) supervisor: Supervisor,
 }
 
 pub(crate) struct SystemShared {
@@ -131,6 +135,16 @@ impl SystemBuilder {
         self
     }
 
+    /// How root actors are supervised: a failed root actor spawned with
+    /// [`System::spawn_with`] restarts as this decides. Default:
+    /// [`Supervisor::default`] (restart, at most 3 times within 10 seconds,
+    /// then stop). Escalating from a root actor stops it and logs an error.
+    /// The scope is always one-for-one at the root.
+    pub fn supervisor(mut self, supervisor: Supervisor) -> Self {
+        self.config.supervisor = supervisor;
+        self
+    }
+
     /// The tokio runtime actors run on. Default: the runtime current when
     /// the system is built, else the one current at each spawn.
     pub fn runtime(mut self, handle: Handle) -> Self {
@@ -141,7 +155,7 @@ impl SystemBuilder {
     /// Builds the system.
     pub fn build(self) -> System {
         let id = loop {
-            let id = random_id();
+            let id = random();
             if !SYSTEMS.contains_key(&id) {
                 break id;
             }
@@ -165,8 +179,8 @@ impl SystemBuilder {
     }
 }
 
-/// A random 64-bit id, from the standard library's randomly keyed hasher.
-fn random_id() -> u64 {
+/// A random 64-bit value, from the standard library's randomly keyed hasher.
+pub(crate) fn random() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
@@ -183,7 +197,11 @@ impl System {
     /// Settings for a new system.
     pub fn builder() -> SystemBuilder {
         SystemBuilder {
-            config: Config { call_timeout: DEFAULT_CALL_TIMEOUT, mailbox_capacity: DEFAULT_MAILBOX_CAPACITY },
+            config: Config {
+                call_timeout: DEFAULT_CALL_TIMEOUT,
+                mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+                supervisor: Supervisor::default(),
+            },
             runtime: None,
         }
     }
@@ -203,12 +221,31 @@ impl System {
     ///
     /// Outside a tokio runtime, when the system was built without one.
     pub fn spawn<A: Actor>(&self, actor: A) -> ActorRef<A> {
-        self.spawn_root(actor, None).0
+        self.spawn_root(actor, None, None).0
+    }
+
+    /// Spawns an actor built by `factory`, which builds it again whenever
+    /// the actor fails and the system's [`Supervisor`] restarts it (see
+    /// [`SystemBuilder::supervisor`]). The restarted actor keeps its mailbox
+    /// and its refs.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, when the system was built without one; and
+    /// when `factory` panics building the first instance.
+    pub fn spawn_with<A: Actor>(&self, factory: impl Fn() -> A + Send + Sync + 'static) -> ActorRef<A> {
+        let actor = factory();
+        self.spawn_root(actor, None, Some(Box::new(factory))).0
     }
 
     /// Spawns a root actor; one spawned during shutdown is stopped at once.
-    fn spawn_root<A: Actor>(&self, actor: A, name: Option<Arc<str>>) -> (ActorRef<A>, Arc<dyn Cell>) {
-        let (actor_ref, cell) = self.start(actor, None, name);
+    fn spawn_root<A: Actor>(
+        &self,
+        actor: A,
+        name: Option<Arc<str>>,
+        factory: Option<Factory<A>>,
+    ) -> (ActorRef<A>, Arc<dyn Cell>) {
+        let (actor_ref, cell) = self.start(actor, None, name, factory);
         self.shared.roots.insert(cell.id().seq, cell.clone());
         if self.shared.shutting_down.load(Ordering::Acquire) {
             cell.stop();
@@ -233,7 +270,7 @@ impl System {
             Entry::Vacant(free) => {
                 // The entry's shard stays locked until the actor is in it, so
                 // two spawns of one name cannot both win.
-                let (actor_ref, cell) = self.spawn_root(actor, Some(name));
+                let (actor_ref, cell) = self.spawn_root(actor, Some(name), None);
                 free.insert(cell);
                 Ok(actor_ref)
             }
@@ -274,13 +311,18 @@ impl System {
     }
 
     /// Spawns `actor` as a child of `parent`, unless `parent` is stopping.
-    pub(crate) fn spawn_child<A: Actor>(&self, actor: A, parent: Arc<dyn Cell>) -> Result<ActorRef<A>, SpawnError> {
+    pub(crate) fn spawn_child<A: Actor>(
+        &self,
+        actor: A,
+        parent: Arc<dyn Cell>,
+        factory: Option<Factory<A>>,
+    ) -> Result<ActorRef<A>, SpawnError> {
         let cell = self.new_cell::<A>(Some(parent.clone()), None);
         let erased: Arc<dyn Cell> = cell.clone();
         if parent.adopt(erased).is_err() {
             return Err(SpawnError::ShuttingDown);
         }
-        self.spawn_task(crate::run::run(actor, cell.clone()));
+        self.spawn_task(crate::run::run(actor, cell.clone(), factory));
         Ok(ActorRef::from_cell(cell))
     }
 
@@ -290,9 +332,10 @@ impl System {
         actor: A,
         parent: Option<Arc<dyn Cell>>,
         name: Option<Arc<str>>,
+        factory: Option<Factory<A>>,
     ) -> (ActorRef<A>, Arc<dyn Cell>) {
         let cell = self.new_cell::<A>(parent, name);
-        self.spawn_task(crate::run::run(actor, cell.clone()));
+        self.spawn_task(crate::run::run(actor, cell.clone(), factory));
         let erased: Arc<dyn Cell> = cell.clone();
         (ActorRef::from_cell(cell), erased)
     }

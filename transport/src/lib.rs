@@ -19,7 +19,7 @@
 //! [`tls`] sets up mutual TLS 1.3 between the nodes of one cluster CA, and
 //! makes a development CA and node certificates.
 
-pub mod backoff;
+pub use courier_runtime::backoff;
 mod builder;
 mod connection;
 mod control;

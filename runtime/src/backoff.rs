@@ -1,4 +1,5 @@
-//! Reconnection delays: exponential, capped, with full jitter.
+//! Delays between attempts (reconnections, restarts): exponential, capped,
+//! with jitter.
 //!
 //! Attempt `n` (from 0) waits a uniformly random time in
 //! `[d/2, d]` where `d = min(cap, base * 2^n)`: doubling, so a peer that is
@@ -8,7 +9,8 @@
 
 use std::time::Duration;
 
-/// The delays before each reconnection attempt to one peer.
+/// The delays before each attempt of one thing: reconnecting to a peer,
+/// restarting an actor.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     base: Duration,
@@ -25,15 +27,21 @@ impl Backoff {
     /// The delay before the next attempt; `random` is any uniformly random
     /// `u64` (the caller's source, so tests can fix it).
     pub fn next_delay(&mut self, random: u64) -> Duration {
-        let nominal = self.base.saturating_mul(1u32 << self.attempt.min(31)).min(self.cap);
+        let delay = self.delay(self.attempt, random);
         self.attempt = self.attempt.saturating_add(1);
+        delay
+    }
+
+    /// The delay before attempt `attempt` (from 0), whatever the count.
+    pub fn delay(&self, attempt: u32, random: u64) -> Duration {
+        let nominal = self.base.saturating_mul(1u32 << attempt.min(31)).min(self.cap);
         let half = nominal / 2;
         // A fraction of the other half, in 1/2^32 steps.
         let fraction = (random >> 32) as f64 / (1u64 << 32) as f64;
         half + half.mul_f64(fraction)
     }
 
-    /// Back to `base`, after a connection succeeded.
+    /// Back to `base`, after an attempt succeeded.
     pub fn reset(&mut self) {
         self.attempt = 0;
     }
