@@ -12,8 +12,8 @@
 //! calls fails at once with [`CallError::Deadlock`].
 
 mod actor;
-pub mod backoff;
 mod actor_ref;
+pub mod backoff;
 mod call;
 mod cell;
 mod chain;

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
+use crate::cell::Cell;
 use crate::context::{Current, Scoped};
 use crate::error::panic_message;
 use crate::handling::Handling;
 use crate::letter::{Origin, Outcome};
-use crate::cell::Cell;
 use crate::mailbox::{Mailbox, Next, Signal};
 use crate::supervision::{Failure, Restarts, Verdict};
 use crate::watch::ExitReason;
