@@ -165,6 +165,7 @@
 #[doc = include_str!("docs/actor.md")]
 pub use courier_macros::actor;
 pub use courier_macros::{Actor, Message};
+pub use courier_runtime::events;
 pub use courier_runtime::remote::NetworkStats;
 pub use courier_runtime::{
     Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Directive, Dispatch, ExitReason,

@@ -1,23 +1,26 @@
 //! Messages that could not be delivered.
 //!
 //! A call that cannot be delivered fails its caller with the matching
-//! [`CallError`]; a one-way message has nobody to tell, so it is counted
-//! here and logged at debug level instead of vanishing.
+//! [`CallError`](crate::CallError) at once; either way the message is
+//! counted here, logged once at debug level, and published on the event
+//! stream as a [`DeadLetter`], instead of vanishing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::CallError;
+use crate::events::{DeadLetter, EventStream};
 
-/// A system's count of undeliverable one-way messages.
+/// A system's count of undeliverable messages.
 #[derive(Debug, Default)]
 pub(crate) struct DeadLetters {
     count: AtomicU64,
 }
 
 impl DeadLetters {
-    pub(crate) fn record(&self, service: &'static str, method: &'static str, error: &CallError) {
+    pub(crate) fn record(&self, events: &EventStream, letter: DeadLetter) {
         self.count.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(service, method, %error, "dead letter");
+        tracing::debug!(target_actor = %letter.target, service = letter.service, method = letter.method,
+            error = %letter.error, "dead letter");
+        events.publish(&letter);
     }
 
     pub(crate) fn count(&self) -> u64 {

@@ -15,8 +15,8 @@ use smallbox::{SmallBox, smallbox};
 
 use crate::chain::ChainLink;
 use crate::context::{Current, enter};
-use crate::dead_letters::DeadLetters;
 use crate::error::panic_message;
+use crate::events::DeadLetter;
 use crate::handling::Handling;
 use crate::mailbox::Mailbox;
 use crate::protocol::{Dispatch, Protocol};
@@ -57,7 +57,7 @@ pub(crate) trait Deliver<A: Actor>: Send {
     fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>);
     /// Fails the letter without running it: its caller, if any, gets
     /// `error`; a one-way message becomes a dead letter.
-    fn reject(&mut self, error: CallError, dead_letters: &DeadLetters);
+    fn reject(&mut self, error: CallError, cell: &Mailbox<A>);
     /// The tick after which a call's caller no longer waits; `None` for
     /// one-way messages.
     fn deadline(&self) -> Option<u64> {
@@ -106,7 +106,7 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
     fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
         let Some(envelope) = self.0.take() else { return handling.start(future::ready(Outcome::Done)) };
         if envelope.expired(cell) {
-            Sealed(Some(envelope)).reject(CallError::Timeout, &cell.system.dead_letters);
+            Sealed(Some(envelope)).reject(CallError::Timeout, cell);
             return handling.start(future::ready(Outcome::Done));
         }
         let Envelope { request, reply, origin } = envelope;
@@ -130,14 +130,13 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
         });
     }
 
-    fn reject(&mut self, error: CallError, dead_letters: &DeadLetters) {
-        match self.0.take() {
-            Some(Envelope { reply: Some(reply), .. }) => reply.fill(Err(error)),
-            Some(Envelope { request, reply: None, .. }) => {
-                dead_letters.record(P::SERVICE, request.method().name, &error);
-            }
-            None => {}
+    fn reject(&mut self, error: CallError, cell: &Mailbox<A>) {
+        let Some(Envelope { request, reply, .. }) = self.0.take() else { return };
+        if let Some(reply) = reply {
+            reply.fill(Err(error.clone()));
         }
+        let method = request.method().name;
+        cell.system.dead_letter(DeadLetter { target: cell.id, service: P::SERVICE, method, error });
     }
 
     fn deadline(&self) -> Option<u64> {
@@ -180,9 +179,9 @@ where
         handling.start(future::ready(outcome));
     }
 
-    fn reject(&mut self, error: CallError, dead_letters: &DeadLetters) {
+    fn reject(&mut self, error: CallError, cell: &Mailbox<A>) {
         if self.0.take().is_some() {
-            dead_letters.record(A::name(), "continuation", &error);
+            cell.system.dead_letter(DeadLetter { target: cell.id, service: A::name(), method: "continuation", error });
         }
     }
 }

@@ -33,6 +33,7 @@ use tokio::sync::Notify;
 
 use crate::cell::Cell;
 use crate::deadline::Watched;
+use crate::events::ActorTerminated;
 use crate::letter::Letter;
 use crate::reply::Expire;
 use crate::supervision::Restarts;
@@ -212,7 +213,7 @@ impl<A: Actor> Mailbox<A> {
     /// actor asked for it); a stopped actor's continuation is a dead letter.
     pub(crate) fn push_continuation(&self, letter: Letter<A>) {
         if let Err((_, mut letter)) = self.try_push(false, letter, |letter| letter) {
-            letter.reject(CallError::ActorStopped, &self.system.dead_letters);
+            letter.reject(CallError::ActorStopped, self);
         }
     }
 
@@ -351,7 +352,7 @@ impl<A: Actor> Mailbox<A> {
         let receiver = inbox.receiver.take();
         drop(inbox);
         for mut letter in queued {
-            letter.reject(error.clone(), &self.system.dead_letters);
+            letter.reject(error.clone(), self);
         }
         blocked.into_iter().chain(receiver).for_each(Waker::wake);
         true
@@ -380,7 +381,7 @@ impl<A: Actor> Mailbox<A> {
         let blocked = if expired.is_empty() { Vec::new() } else { std::mem::take(&mut inbox.blocked) };
         drop(inbox);
         for mut letter in expired {
-            letter.reject(CallError::Timeout, &self.system.dead_letters);
+            letter.reject(CallError::Timeout, self);
         }
         blocked.into_iter().for_each(Waker::wake);
         calls_left
@@ -459,6 +460,7 @@ impl<A: Actor> Mailbox<A> {
         for watcher in watchers {
             watcher.notify(Terminated { id: self.id, reason: reason.clone() });
         }
+        self.system.events.publish(&ActorTerminated { id: self.id, reason });
         self.on_terminated.notify_waiters();
     }
 

@@ -20,6 +20,7 @@ use futures_util::FutureExt;
 use crate::cell::Cell;
 use crate::context::{Current, Scoped};
 use crate::error::panic_message;
+use crate::events::{ActorFailed, ActorRestarted};
 use crate::handling::Handling;
 use crate::letter::{Origin, Outcome};
 use crate::mailbox::{Mailbox, Next, Signal};
@@ -52,6 +53,8 @@ pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>, factory: 
             Exit::Restart => (Duration::ZERO, "a sibling failed".to_owned()),
             Exit::Failed(reason) => {
                 tracing::warn!(actor = %cell.id, %reason, "actor failed");
+                let failed = ActorFailed { id: cell.id, actor: A::name(), reason: reason.clone() };
+                cell.system.events.publish(&failed);
                 match supervise(&cell, factory.is_some(), &reason, &mut restarts) {
                     Some(delay) => (delay, reason),
                     None => break Exit::Failed(reason),
@@ -59,6 +62,7 @@ pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>, factory: 
             }
         };
         let Some(factory) = &factory else { break Exit::Stopped };
+        cell.system.events.publish(&ActorRestarted { id: cell.id, actor: A::name(), delay });
         match restart(&mut actor, &cell, &ctx, factory, delay, &reason).await {
             Ok(()) => tracing::debug!(actor = %cell.id, "actor restarted"),
             Err(exit) => break exit,

@@ -12,6 +12,7 @@ use tokio::runtime::Handle;
 use crate::cell::Cell;
 use crate::dead_letters::DeadLetters;
 use crate::deadline::Deadlines;
+use crate::events::{DeadLetter, EventStream};
 use crate::exports::Exports;
 use crate::mailbox::Mailbox;
 use crate::remote::Network;
@@ -40,6 +41,7 @@ pub(crate) struct SystemShared {
     pub(crate) id: u64,
     pub(crate) config: Config,
     pub(crate) dead_letters: DeadLetters,
+    pub(crate) events: EventStream,
     pub(crate) deadlines: Arc<Deadlines>,
     pub(crate) exports: Exports,
     pub(crate) kinds: crate::remote::Kinds,
@@ -53,6 +55,11 @@ pub(crate) struct SystemShared {
 }
 
 impl SystemShared {
+    /// Counts, logs and publishes a message that could not be delivered.
+    pub(crate) fn dead_letter(&self, letter: DeadLetter) {
+        self.dead_letters.record(&self.events, letter);
+    }
+
     /// Called by an actor's task as it ends.
     pub(crate) fn forget<A: Actor>(&self, cell: &Mailbox<A>) {
         if cell.parent.is_none() {
@@ -164,6 +171,7 @@ impl SystemBuilder {
             id,
             config: self.config,
             dead_letters: DeadLetters::default(),
+            events: EventStream::default(),
             deadlines: Arc::default(),
             exports: Exports::default(),
             kinds: Default::default(),
@@ -289,9 +297,19 @@ impl System {
         self.shared.config.call_timeout
     }
 
-    /// How many one-way messages could not be delivered so far.
+    /// How many messages could not be delivered so far (see
+    /// [`DeadLetter`]).
     pub fn dead_letter_count(&self) -> u64 {
         self.shared.dead_letters.count()
+    }
+
+    /// This system's event stream: subscribe to [`DeadLetter`],
+    /// [`ActorFailed`](crate::events::ActorFailed),
+    /// [`ActorRestarted`](crate::events::ActorRestarted),
+    /// [`ActorTerminated`](crate::events::ActorTerminated), or publish and
+    /// subscribe to events of your own types.
+    pub fn events(&self) -> &EventStream {
+        &self.shared.events
     }
 
     /// Stops every actor, children before their parents, and waits until all
