@@ -1,13 +1,15 @@
 //! Remote actors: two nodes in one process, talking over real QUIC
 //! connections on loopback with mutual TLS.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+mod nodes;
+
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use courier::prelude::*;
 use courier::{CallError, NodeError};
+use nodes::{addr, node};
 use tokio::time::timeout;
 
 /// Far above anything on loopback: a test that needs it has hung.
@@ -85,20 +87,8 @@ impl Member for Listener {
     }
 }
 
-/// A fresh folder of development certificates per test.
 fn certs(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("courier-remote-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn node(dir: &Path, name: &str) -> System {
-    let tls = Tls::development(dir, name).expect("development certificates");
-    System::builder().listen("127.0.0.1:0").tls(tls).build().expect("a node")
-}
-
-fn addr(system: &System) -> SocketAddr {
-    system.local_addr().expect("a listening node")
+    nodes::certs("remote", test)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,14 @@
 //! Watching actors on another node, and spawning them there by kind: two
 //! nodes in one process over real QUIC on loopback.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+mod nodes;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use courier::CallError;
 use courier::prelude::*;
+use nodes::{addr, node};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::timeout;
 
@@ -81,18 +83,7 @@ async fn next(received: &mut UnboundedReceiver<Terminated>) -> Terminated {
 }
 
 fn certs(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("courier-remote-watch-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn node(dir: &Path, name: &str) -> System {
-    let tls = Tls::development(dir, name).expect("development certificates");
-    System::builder().listen("127.0.0.1:0").tls(tls).build().expect("a node")
-}
-
-fn addr(system: &System) -> SocketAddr {
-    system.local_addr().expect("a listening node")
+    nodes::certs("remote-watch", test)
 }
 
 /// Two nodes; the server serves a fresh counter as `name`, which the client
