@@ -146,10 +146,21 @@ impl Sender for Driver {
     }
 }
 
+/// A node with the same QUIC settings as the raw baseline
+/// ([`common::transport_config`], [`common::endpoint_config`],
+/// [`common::SOCKET_BUFFER`]), so that both stand on the same ground.
 fn node(tls_dir: &Path, name: &str) -> System {
     let tls = Tls::development(tls_dir, name).expect("a development TLS identity");
-    // Long enough for the largest run; no call should ever reach it.
-    System::builder().call_timeout(Duration::from_secs(120)).listen("127.0.0.1:0").tls(tls).build().expect("a node")
+    System::builder()
+        // Long enough for the largest run; no call should ever reach it.
+        .call_timeout(Duration::from_secs(120))
+        .listen("127.0.0.1:0")
+        .tls(tls)
+        .transport_config(common::transport_config())
+        .endpoint_config(common::endpoint_config())
+        .socket_buffers(common::SOCKET_BUFFER)
+        .build()
+        .expect("a node")
 }
 
 pub fn serve(_: Workload, tls_dir: &Path) {

@@ -8,7 +8,8 @@
 //! quinn can do with these frames: the task that makes the messages encodes
 //! them straight into a batch and hands quinn whole batches (`write_chunk`,
 //! no copy); receivers take quinn's chunks as they are (`read_chunk`, no
-//! copy) and decode them with courier's `Decoder`.
+//! copy) and decode them with courier's `Decoder`, which lends each frame out
+//! of a reused aligned buffer.
 //!
 //! - `oneway`: the client opens one unidirectional stream and writes its
 //!   frames in batches of [`BATCH`] bytes. A `Sync` frame on the same stream
@@ -28,7 +29,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use courier_transport::frame::{self, DEFAULT_MAX_FRAME, Decoder, Frame};
+use courier_transport::frame::{self, DEFAULT_MAX_FRAME, Decoder, Frame, FrameRef};
 use courier_transport::tls::{SERVER_NAME, Tls};
 use quinn::{Chunk, Connection, Endpoint, ReadError, RecvStream, SendStream, WriteError};
 
@@ -70,7 +71,7 @@ fn header(kind: Kind) -> [u8; HEADER_LEN] {
     header
 }
 
-fn is(frame: &Frame, kind: Kind) -> bool {
+fn is(frame: FrameRef<'_>, kind: Kind) -> bool {
     frame.header().first() == Some(&(kind as u8))
 }
 
@@ -99,7 +100,7 @@ impl FrameReader {
     async fn next(&mut self) -> Result<Option<Frame>, ReadError> {
         loop {
             if let Some(frame) = self.buffered() {
-                return Ok(Some(frame));
+                return Ok(Some(frame.to_frame()));
             }
             if !self.read().await? {
                 return Ok(None);
@@ -109,7 +110,7 @@ impl FrameReader {
 
     /// Hands every frame of the next chunk (and any left in the one before)
     /// to `each`; `false` when the stream has finished.
-    async fn next_batch(&mut self, mut each: impl FnMut(Frame)) -> Result<bool, ReadError> {
+    async fn next_batch(&mut self, mut each: impl FnMut(FrameRef<'_>)) -> Result<bool, ReadError> {
         while let Some(frame) = self.buffered() {
             each(frame);
         }
@@ -122,11 +123,12 @@ impl FrameReader {
         Ok(true)
     }
 
-    /// The next frame of the chunk already read, if it completes one.
-    fn buffered(&mut self) -> Option<Frame> {
+    /// The next frame of the chunk already read, if it completes one, lent
+    /// out of the decoder's buffer (no allocation per frame).
+    fn buffered(&mut self) -> Option<FrameRef<'_>> {
         let chunk = self.chunk.as_ref()?;
         let mut input = &chunk.bytes[self.start..];
-        let frame = self.decoder.decode(&mut input).expect("the peer keeps courier's framing");
+        let frame = self.decoder.next(&mut input).expect("the peer keeps courier's framing");
         self.start = chunk.bytes.len() - input.len();
         frame
     }
@@ -178,11 +180,11 @@ async fn serve_oneway(connection: Connection) {
     let mut out = Vec::new();
     loop {
         let more = reader.next_batch(|frame| {
-            if is(&frame, Kind::Data) {
+            if is(frame, Kind::Data) {
                 let seq = common::seq_of(frame.payload());
                 misordered += u64::from(seq != next);
                 (next, count) = (seq + 1, count + 1);
-            } else if is(&frame, Kind::Sync) {
+            } else if is(frame, Kind::Sync) {
                 let mut ack = [0; PAYLOAD_LEN];
                 ack[..8].copy_from_slice(&count.to_le_bytes());
                 ack[8..16].copy_from_slice(&misordered.to_le_bytes());
@@ -296,7 +298,7 @@ async fn sync(client: &Client, send: &mut SendStream, acks: &mut Option<FrameRea
         None => acks.insert(FrameReader::new(client.connection.accept_uni().await.expect("the server's ack stream"))),
     };
     let ack = reader.next().await.expect("read an ack").expect("an ack before the stream ends");
-    assert!(is(&ack, Kind::Ack), "an ack");
+    assert!(is(ack.view(), Kind::Ack), "an ack");
     (common::seq_of(ack.payload()), common::seq_of(&ack.payload()[8..]))
 }
 
@@ -355,7 +357,7 @@ impl Pinger {
             let (echoed, misordered) = (&mut self.echoed, &mut self.misordered);
             let more = pongs.next_batch(|frame| {
                 let seq = common::seq_of(frame.payload());
-                *misordered += u64::from(seq != *echoed || !is(&frame, Kind::Pong));
+                *misordered += u64::from(seq != *echoed || !is(frame, Kind::Pong));
                 *echoed += 1;
             });
             assert!(more.await.expect("read pongs"), "the pong stream ended early");
@@ -400,7 +402,10 @@ impl Requester {
         frame::encode(&header(Kind::Request), &common::payload(seq), &mut self.out);
         self.send.write_all(&self.out).await.expect("write a request");
         let reply = self.reader.next().await.expect("read a reply").expect("a reply before the stream ends");
-        assert!(is(&reply, Kind::Reply) && common::seq_of(reply.payload()) == seq, "raw: the reply to this request");
+        assert!(
+            is(reply.view(), Kind::Reply) && common::seq_of(reply.payload()) == seq,
+            "raw: the reply to this request"
+        );
     }
 }
 

@@ -65,11 +65,28 @@ impl Listen for SystemBuilder {
             queue_limit: DEFAULT_QUEUE_LIMIT,
             max_frame: DEFAULT_MAX_FRAME,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            transport: None,
+            endpoint: None,
+            socket_buffers: None,
         }
     }
 }
 
 /// Settings of a system that talks to other nodes.
+///
+/// QUIC itself runs on quinn's defaults unless [`transport_config`],
+/// [`endpoint_config`] or [`socket_buffers`] say otherwise. Those defaults
+/// suit any network: packets start at 1,200 bytes and grow only as far as
+/// path MTU discovery finds room, and the congestion window starts small.
+/// On loopback, or a network known to carry large datagrams, much larger
+/// packets and buffers pay off (courier's remote benchmark uses 16,000-byte
+/// packets: `benches/remote/common.rs`); on a real network the same
+/// settings would lose packets that exceed a path's MTU, or flood it, so
+/// they are left for the application to choose.
+///
+/// [`transport_config`]: NodeBuilder::transport_config
+/// [`endpoint_config`]: NodeBuilder::endpoint_config
+/// [`socket_buffers`]: NodeBuilder::socket_buffers
 ///
 /// ```no_run
 /// use courier_runtime::System;
@@ -90,6 +107,9 @@ pub struct NodeBuilder {
     queue_limit: usize,
     max_frame: usize,
     idle_timeout: Duration,
+    transport: Option<quinn::TransportConfig>,
+    endpoint: Option<quinn::EndpointConfig>,
+    socket_buffers: Option<usize>,
 }
 
 impl NodeBuilder {
@@ -124,6 +144,33 @@ impl NodeBuilder {
         self
     }
 
+    /// QUIC transport settings for every connection of this node (packet
+    /// sizes, windows, congestion control, acknowledgement frequency), in
+    /// place of quinn's defaults. The idle timeout and keep-alive interval
+    /// are set on it from [`idle_timeout`](NodeBuilder::idle_timeout)
+    /// whatever it says, since they decide how soon a lost node is noticed.
+    pub fn transport_config(mut self, config: quinn::TransportConfig) -> Self {
+        self.transport = Some(config);
+        self
+    }
+
+    /// QUIC endpoint settings (such as the largest UDP payload accepted,
+    /// which caps the packets the other node may send), in place of
+    /// quinn's defaults.
+    pub fn endpoint_config(mut self, config: quinn::EndpointConfig) -> Self {
+        self.endpoint = Some(config);
+        self
+    }
+
+    /// The UDP socket's receive and send buffer sizes, as far as the
+    /// operating system allows (on Linux, up to `net.core.rmem_max` and
+    /// `wmem_max`). Default: the system's. A receive buffer too small for a
+    /// burst drops packets, and each loss halves QUIC's congestion window.
+    pub fn socket_buffers(mut self, bytes: usize) -> Self {
+        self.socket_buffers = Some(bytes);
+        self
+    }
+
     /// Starts the node: binds the socket and accepts connections. Must be
     /// called inside a tokio runtime.
     ///
@@ -133,12 +180,17 @@ impl NodeBuilder {
     pub fn build(self) -> Result<System, NodeError> {
         let addr = self.addr.map_err(NodeError::Address)?;
         let tls = self.tls.ok_or(NodeError::NoTls)?;
-        let transport = Arc::new(transport_config(self.idle_timeout));
+        let transport = Arc::new(transport_config(self.transport.unwrap_or_default(), self.idle_timeout));
         let mut server = tls.server_config()?;
         server.transport_config(transport.clone());
         let mut client = tls.client_config()?;
         client.transport_config(transport);
-        let endpoint = quinn::Endpoint::server(server, addr).map_err(|error| NodeError::Bind { addr, error })?;
+        let bind = |error| NodeError::Bind { addr, error };
+        let socket = udp_socket(addr, self.socket_buffers).map_err(bind)?;
+        let runtime =
+            quinn::default_runtime().ok_or_else(|| bind(std::io::Error::other("no tokio runtime is running")))?;
+        let endpoint =
+            quinn::Endpoint::new(self.endpoint.unwrap_or_default(), Some(server), socket, runtime).map_err(bind)?;
         let system = self.system.build();
         let config = Config {
             lanes: self.lanes,
@@ -153,8 +205,19 @@ impl NodeBuilder {
     }
 }
 
-fn transport_config(idle_timeout: Duration) -> quinn::TransportConfig {
-    let mut config = quinn::TransportConfig::default();
+/// A UDP socket bound to `addr`, with buffers of `buffers` bytes if set.
+fn udp_socket(addr: SocketAddr, buffers: Option<usize>) -> std::io::Result<std::net::UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    if let Some(bytes) = buffers {
+        let state = quinn::udp::UdpSocketState::new((&socket).into())?;
+        state.set_recv_buffer_size((&socket).into(), bytes)?;
+        state.set_send_buffer_size((&socket).into(), bytes)?;
+    }
+    Ok(socket)
+}
+
+/// `config` with the node's idle timeout and keep-alives.
+fn transport_config(mut config: quinn::TransportConfig, idle_timeout: Duration) -> quinn::TransportConfig {
     // Within range by construction: at least 100 ms, and u32 milliseconds
     // cover 49 days.
     let idle = quinn::IdleTimeout::try_from(idle_timeout).unwrap_or(quinn::VarInt::from_u32(30_000).into());

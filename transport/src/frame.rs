@@ -3,15 +3,18 @@
 //!
 //! ```text
 //! prefix  u32 LE body length | u32 LE header length
-//! body    header archive | zero padding to a multiple of 16 | payload archive
+//! body    header | zero padding to a multiple of 16 | payload archive
 //! ```
 //!
-//! The body is read into its own 16-byte-aligned buffer, so the header
-//! archive (at offset 0) and the payload archive (at the next multiple of 16)
-//! are both aligned as rkyv's checked access requires, without a second
-//! copy. A length over the maximum, or a header length that does not fit
-//! the body, means the stream has lost its framing: the decoder says so and
-//! takes nothing more.
+//! A body arrives at any offset of a stream chunk, so the decoder copies it
+//! once into a 16-byte-aligned buffer of its own, reused frame after frame:
+//! the header (at offset 0) and the payload archive (at the next multiple of
+//! 16) are then both aligned as rkyv's checked access requires, and reading
+//! a stream allocates nothing per frame. [`Decoder::next`] lends each frame
+//! out of that buffer; [`Decoder::decode`] hands out owned copies. A length
+//! over the maximum, or a header length that does not fit the body, means
+//! the stream has lost its framing: the decoder says so and takes nothing
+//! more.
 
 use rkyv::util::AlignedVec;
 
@@ -24,7 +27,50 @@ pub const ALIGN: usize = 16;
 /// The largest body a node accepts unless configured otherwise: 16 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
-/// One frame's body: the header's archive and the payload's, each aligned.
+/// A decoder's buffer is given back to the allocator after a frame larger
+/// than this, so that one large frame does not pin its memory for the life
+/// of the stream.
+const KEEP_CAPACITY: usize = 256 << 10;
+
+/// One frame's body, borrowed from the [`Decoder`] that read it: the
+/// header and the payload's archive, each aligned to [`ALIGN`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    body: &'a [u8],
+    header_len: usize,
+}
+
+impl<'a> FrameRef<'a> {
+    /// The header's bytes.
+    pub fn header(&self) -> &'a [u8] {
+        &self.body[..self.header_len]
+    }
+
+    /// The payload's archive (empty for a frame without one).
+    pub fn payload(&self) -> &'a [u8] {
+        &self.body[payload_offset(self.header_len).min(self.body.len())..]
+    }
+
+    /// The whole body, for accounting.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether the body is empty (never, for a frame that carries a header).
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    /// An owned copy, in a buffer of its own.
+    pub fn to_frame(&self) -> Frame {
+        let mut body = AlignedVec::with_capacity(self.body.len());
+        body.extend_from_slice(self.body);
+        Frame { body, header_len: self.header_len }
+    }
+}
+
+/// One frame's body, owned: the header and the payload's archive, each
+/// aligned.
 #[derive(Debug)]
 pub struct Frame {
     body: AlignedVec<ALIGN>,
@@ -32,14 +78,19 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The header's archive.
+    /// The frame, borrowed.
+    pub fn view(&self) -> FrameRef<'_> {
+        FrameRef { body: &self.body, header_len: self.header_len }
+    }
+
+    /// The header's bytes.
     pub fn header(&self) -> &[u8] {
-        &self.body[..self.header_len]
+        self.view().header()
     }
 
     /// The payload's archive (empty for a frame without one).
     pub fn payload(&self) -> &[u8] {
-        &self.body[payload_offset(self.header_len).min(self.body.len())..]
+        self.view().payload()
     }
 
     /// The whole body, for accounting.
@@ -55,7 +106,7 @@ impl Frame {
 
 impl PartialEq for Frame {
     fn eq(&self, other: &Frame) -> bool {
-        self.header_len == other.header_len && self.body[..] == other.body[..]
+        self.view() == other.view()
     }
 }
 
@@ -114,15 +165,16 @@ pub fn encode(header: &[u8], payload: &[u8], out: &mut Vec<u8>) {
 pub struct Decoder {
     max: usize,
     state: State,
+    /// The body being read, or the last one read; reused.
+    body: AlignedVec<ALIGN>,
 }
 
 #[derive(Debug)]
 enum State {
     /// Reading the prefix; this much of it so far.
     Prefix([u8; PREFIX_LEN], usize),
-    /// Reading a body of `len` bytes into `body`.
+    /// Reading a body of `len` bytes into the decoder's buffer.
     Body {
-        body: AlignedVec<ALIGN>,
         len: usize,
         header_len: usize,
     },
@@ -132,51 +184,64 @@ enum State {
 impl Decoder {
     /// A decoder that refuses bodies over `max` bytes.
     pub fn new(max: usize) -> Decoder {
-        Decoder { max, state: State::Prefix([0; PREFIX_LEN], 0) }
+        Decoder { max, state: State::Prefix([0; PREFIX_LEN], 0), body: AlignedVec::new() }
     }
 
     /// Takes bytes from the front of `input` until one frame is complete
-    /// (returned) or `input` is used up (`Ok(None)`). Call it again with the
-    /// rest of `input`, then with the stream's next bytes. After an error
-    /// every call returns [`FrameError::Poisoned`].
-    pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Frame>, FrameError> {
+    /// (lent out until the next call) or `input` is used up (`Ok(None)`).
+    /// Call it again with the rest of `input`, then with the stream's next
+    /// bytes. After an error every call returns [`FrameError::Poisoned`].
+    pub fn next(&mut self, input: &mut &[u8]) -> Result<Option<FrameRef<'_>>, FrameError> {
         loop {
             match &mut self.state {
                 State::Poisoned => return Err(FrameError::Poisoned),
                 State::Prefix(prefix, filled) => {
-                    let take = (PREFIX_LEN - *filled).min(input.len());
-                    prefix[*filled..*filled + take].copy_from_slice(&input[..take]);
-                    *input = &input[take..];
-                    *filled += take;
-                    if *filled < PREFIX_LEN {
-                        return Ok(None);
-                    }
+                    let prefix = if *filled == 0 && input.len() >= PREFIX_LEN {
+                        // The common case: the whole prefix in one piece.
+                        let (prefix, rest) = input.split_at(PREFIX_LEN);
+                        *input = rest;
+                        prefix
+                    } else {
+                        let take = (PREFIX_LEN - *filled).min(input.len());
+                        prefix[*filled..*filled + take].copy_from_slice(&input[..take]);
+                        *input = &input[take..];
+                        *filled += take;
+                        if *filled < PREFIX_LEN {
+                            return Ok(None);
+                        }
+                        &prefix[..]
+                    };
                     let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
                     let header_len = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]) as usize;
                     if let Err(error) = self.check(len, header_len) {
                         self.state = State::Poisoned;
                         return Err(error);
                     }
-                    let body = AlignedVec::with_capacity(len);
-                    self.state = State::Body { body, len, header_len };
+                    if self.body.capacity() > KEEP_CAPACITY && len <= KEEP_CAPACITY {
+                        self.body = AlignedVec::new();
+                    }
+                    self.body.clear();
+                    self.body.reserve(len);
+                    self.state = State::Body { len, header_len };
                 }
-                State::Body { body, len, header_len } => {
-                    let take = (*len - body.len()).min(input.len());
-                    body.extend_from_slice(&input[..take]);
+                State::Body { len, header_len } => {
+                    let take = (*len - self.body.len()).min(input.len());
+                    self.body.extend_from_slice(&input[..take]);
                     *input = &input[take..];
-                    if body.len() < *len {
+                    if self.body.len() < *len {
                         return Ok(None);
                     }
                     let header_len = *header_len;
-                    let State::Body { body, .. } =
-                        std::mem::replace(&mut self.state, State::Prefix([0; PREFIX_LEN], 0))
-                    else {
-                        unreachable!("in the body state")
-                    };
-                    return Ok(Some(Frame { body, header_len }));
+                    self.state = State::Prefix([0; PREFIX_LEN], 0);
+                    return Ok(Some(FrameRef { body: &self.body, header_len }));
                 }
             }
         }
+    }
+
+    /// Like [`next`](Decoder::next), but hands out an owned copy.
+    pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Frame>, FrameError> {
+        Ok(self.next(input)?.map(|frame| frame.to_frame()))
     }
 
     fn check(&self, len: usize, header_len: usize) -> Result<(), FrameError> {
@@ -262,6 +327,26 @@ mod tests {
         let frame = decoder.decode(&mut &wire[wire.len() - 1..]).expect("valid").expect("complete");
         assert_eq!(frame.payload(), b"body");
         assert!(decoder.is_idle());
+    }
+
+    #[test]
+    fn lent_frames_match_owned_ones_and_a_large_buffer_is_let_go() {
+        let mut wire = Vec::new();
+        encode(b"head", &[3; 40], &mut wire);
+        encode(&[9; 20], &vec![5; KEEP_CAPACITY + 1], &mut wire);
+        encode(b"tail", b"end", &mut wire);
+        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+        let mut input = &wire[..];
+        let first = decoder.next(&mut input).expect("valid").expect("whole");
+        assert_eq!((first.header(), first.payload()), (&b"head"[..], &[3; 40][..]));
+        assert_eq!(first.to_frame().view(), first);
+        let large = decoder.next(&mut input).expect("valid").expect("whole");
+        assert_eq!(large.payload().len(), KEEP_CAPACITY + 1);
+        assert!(decoder.body.capacity() > KEEP_CAPACITY);
+        let last = decoder.next(&mut input).expect("valid").expect("whole");
+        assert_eq!(last.payload(), b"end");
+        assert!(decoder.body.capacity() <= KEEP_CAPACITY, "the large buffer is given back");
+        assert!(input.is_empty() && decoder.is_idle());
     }
 
     proptest! {

@@ -11,14 +11,13 @@
 
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::time::Duration;
 
 use courier_runtime::remote::{Inbound, InboundTarget, Incoming, Link, Undelivered};
 use courier_runtime::{ActorId, CallError, System};
 use rkyv::rancor::Error as RkyvError;
 
-use crate::envelope::{ArchivedHeader, ArchivedKind, ArchivedTarget, Envelope};
-use crate::frame::{Decoder, Frame};
+use crate::envelope::{ArchivedKind, EnvelopeRef, TargetRef};
+use crate::frame::{Decoder, FrameRef};
 use crate::node::Shared;
 use crate::peer::Peer;
 use crate::stats::Counters;
@@ -52,7 +51,7 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
         let system = shared.system.upgrade();
         let mut input = &chunk.bytes[..];
         loop {
-            match decoder.decode(&mut input) {
+            match decoder.next(&mut input) {
                 Ok(Some(frame)) => handle(&shared, system.as_ref(), &peer, &link, frame, &mut route).await,
                 Ok(None) => break,
                 Err(error) => {
@@ -71,10 +70,10 @@ async fn handle(
     system: Option<&System>,
     peer: &Peer,
     link: &Arc<dyn Link>,
-    frame: Frame,
+    frame: FrameRef<'_>,
     route: &mut Route,
 ) {
-    let Ok(envelope) = Envelope::check(frame) else {
+    let Ok(envelope) = EnvelopeRef::check(frame) else {
         Counters::bump(&shared.counters.invalid_headers);
         tracing::debug!(node = %peer.describe(), "dropped a frame whose header is not valid");
         return;
@@ -86,7 +85,7 @@ async fn handle(
         ArchivedKind::Call | ArchivedKind::Tell => {
             let Some(system) = system else { return };
             let call = (header.kind == ArchivedKind::Call).then_some(request);
-            deliver(shared, peer, link, system, header, call, envelope.payload(), route).await;
+            deliver(shared, peer, link, system, envelope, call, route).await;
         }
         ArchivedKind::Reply => match peer.complete(request) {
             Some(completion) => completion(Ok(envelope.payload())),
@@ -104,8 +103,8 @@ async fn handle(
         },
         ArchivedKind::Resolve => {
             let Some(system) = system else { return };
-            let found = match &header.target {
-                ArchivedTarget::Name(name) => {
+            let found = match envelope.target() {
+                TargetRef::Name(name) => {
                     system.resolve_served(name, header.service.to_native(), header.fingerprint.to_native())
                 }
                 _ => Err(CallError::NotFound { what: "a lookup names no actor".to_owned() }),
@@ -147,13 +146,13 @@ async fn deliver(
     peer: &Peer,
     link: &Arc<dyn Link>,
     system: &System,
-    header: &ArchivedHeader,
+    envelope: EnvelopeRef<'_>,
     call: Option<u64>,
-    payload: &[u8],
     route: &mut Route,
 ) {
+    let header = envelope.header();
     let service = header.service.to_native();
-    let inbound = match find(system, header, service, route) {
+    let inbound = match find(system, envelope, service, route) {
         Ok(inbound) => inbound,
         Err(error) => {
             Counters::bump(&shared.counters.unknown_targets);
@@ -165,10 +164,10 @@ async fn deliver(
             request: call,
             method: header.method.to_native(),
             fingerprint: header.fingerprint.to_native(),
-            sender: header.sender.as_ref().map(ActorId::from),
-            chain: header.chain.as_slice(),
-            budget: header.budget_micros.as_ref().map(|micros| Duration::from_micros(micros.to_native())),
-            payload,
+            sender: header.sender.get(),
+            chain: envelope.chain(),
+            budget: header.budget(),
+            payload: envelope.payload(),
         };
         match inbound.try_deliver(incoming, link) {
             Ok(()) => return,
@@ -184,25 +183,42 @@ async fn deliver(
 }
 
 /// The service of the actor a request names, from the stream's last route
-/// when it is the same.
-fn find(
+/// when it is the same (lent out of it: no reference count is touched per
+/// frame).
+fn find<'r>(
     system: &System,
-    header: &ArchivedHeader,
+    envelope: EnvelopeRef<'_>,
     service: u64,
-    route: &mut Route,
-) -> Result<Arc<dyn Inbound>, CallError> {
-    match &header.target {
-        ArchivedTarget::Actor(seq) => {
-            let key = (seq.to_native(), service);
-            if let Some((_, inbound)) = route.as_ref().filter(|(cached, _)| *cached == key) {
-                return Ok(inbound.clone());
-            }
-            let inbound = system.inbound(InboundTarget::Actor(key.0), service)?;
-            *route = Some((key, inbound.clone()));
-            Ok(inbound)
+    route: &'r mut Route,
+) -> Result<Found<'r>, CallError> {
+    match envelope.target() {
+        TargetRef::Actor(seq) => {
+            let key = (seq, service);
+            let inbound = match route.take() {
+                Some((cached, inbound)) if cached == key => inbound,
+                _ => system.inbound(InboundTarget::Actor(seq), service)?,
+            };
+            Ok(Found::Cached(&route.insert((key, inbound)).1))
         }
-        ArchivedTarget::Name(name) => system.inbound(InboundTarget::Name(name), service),
-        ArchivedTarget::Node => Err(CallError::NotFound { what: "a request names no actor".to_owned() }),
+        TargetRef::Name(name) => system.inbound(InboundTarget::Name(name), service).map(Found::Named),
+        TargetRef::Node => Err(CallError::NotFound { what: "a request names no actor".to_owned() }),
+    }
+}
+
+/// A request's service: the stream's cached route, or one looked up by name.
+enum Found<'r> {
+    Cached(&'r Arc<dyn Inbound>),
+    Named(Arc<dyn Inbound>),
+}
+
+impl std::ops::Deref for Found<'_> {
+    type Target = dyn Inbound;
+
+    fn deref(&self) -> &(dyn Inbound + 'static) {
+        match self {
+            Found::Cached(inbound) => &***inbound,
+            Found::Named(inbound) => &**inbound,
+        }
     }
 }
 

@@ -8,7 +8,11 @@
 //! buffer out and writes it in one go, so frames queued while the previous
 //! write ran leave together (batching that costs nothing when idle).
 //! The bytes queued over all lanes are bounded: past the limit, senders are
-//! refused until the writers catch up, and wait for room.
+//! refused until the writers catch up, and wait for room. A lane adds its
+//! bytes to the shared count every few KiB rather than per frame (and always
+//! when its writer takes them), so that the sender and the writers do not
+//! fight over one counter message after message; the count lags by at most
+//! a sixteenth of the limit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -37,6 +41,8 @@ pub struct Lanes {
     lanes: Box<[Lane]>,
     queued: AtomicUsize,
     limit: usize,
+    /// A lane adds its bytes to `queued` once it holds this many unadded.
+    publish_every: usize,
     waiting: Mutex<Vec<Waker>>,
 }
 
@@ -48,7 +54,9 @@ struct Lane {
 #[derive(Default)]
 struct Queue {
     frames: Vec<u8>,
-    /// The header's archive on its way into `frames`.
+    /// The bytes at the end of `frames` not yet added to `Lanes::queued`.
+    unpublished: usize,
+    /// The call chain's archive on its way into `frames`.
     scratch: AlignedVec,
 }
 
@@ -75,8 +83,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Lanes {
     /// `count` lanes (at least one) sharing a limit of `limit` queued bytes.
     pub fn new(count: usize, limit: usize) -> Lanes {
-        let lanes = (0..count.max(1)).map(|_| Lane { queue: Mutex::default(), ready: Notify::new() }).collect();
-        Lanes { lanes, queued: AtomicUsize::new(0), limit, waiting: Mutex::new(Vec::new()) }
+        let count = count.max(1);
+        let lanes = (0..count).map(|_| Lane { queue: Mutex::default(), ready: Notify::new() }).collect();
+        let publish_every = (limit / 16 / count).clamp(1, 16 << 10);
+        Lanes { lanes, queued: AtomicUsize::new(0), limit, publish_every, waiting: Mutex::new(Vec::new()) }
     }
 
     /// How many lanes there are.
@@ -105,9 +115,12 @@ impl Lanes {
         let mut queue = lock(&lane.queue);
         let was_empty = queue.frames.is_empty();
         let before = queue.frames.len();
-        let Queue { frames, scratch } = &mut *queue;
+        let Queue { frames, unpublished, scratch } = &mut *queue;
         envelope::write(header, payload, frames, scratch)?;
-        self.queued.fetch_add(frames.len() - before, Ordering::AcqRel);
+        *unpublished += frames.len() - before;
+        if *unpublished >= self.publish_every {
+            self.queued.fetch_add(std::mem::take(unpublished), Ordering::AcqRel);
+        }
         drop(queue);
         if was_empty {
             lane.ready.notify_one();
@@ -125,6 +138,7 @@ impl Lanes {
             {
                 let mut queue = lock(&lane.queue);
                 if !queue.frames.is_empty() {
+                    self.queued.fetch_add(std::mem::take(&mut queue.unpublished), Ordering::AcqRel);
                     std::mem::swap(&mut queue.frames, batch);
                     return;
                 }
@@ -168,13 +182,14 @@ impl Lanes {
     /// Drops every queued frame (the connection is lost); returns how many
     /// bytes were dropped.
     pub fn clear(&self) -> usize {
-        let mut dropped = 0;
+        let (mut dropped, mut counted) = (0, 0);
         for lane in self.lanes.iter() {
             let mut queue = lock(&lane.queue);
             dropped += queue.frames.len();
+            counted += queue.frames.len() - std::mem::take(&mut queue.unpublished);
             queue.frames.clear();
         }
-        self.queued.fetch_sub(dropped.min(self.queued()), Ordering::AcqRel);
+        self.queued.fetch_sub(counted.min(self.queued()), Ordering::AcqRel);
         self.wake_all();
         dropped
     }
