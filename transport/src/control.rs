@@ -14,11 +14,11 @@
 
 use std::sync::{Arc, Weak};
 
-use courier_runtime::remote::Link;
-use courier_runtime::{ActorId, CallError, ExitReason, System, Terminated, Watcher};
+use courier_runtime::{ActorId, ExitReason, System, Terminated, Watcher};
 use rkyv::rancor::Error as RkyvError;
 
 use crate::envelope::{ArchivedHeader, ArchivedKind, ArchivedTarget, Header, Kind};
+use crate::inbound::answer_with_actor;
 use crate::lanes::lane_of;
 use crate::node::Shared;
 use crate::peer::Peer;
@@ -30,7 +30,7 @@ pub(crate) fn handle(shared: &Shared, system: Option<&System>, peer: &Peer, head
     match (&header.kind, &header.target) {
         (ArchivedKind::Spawn, ArchivedTarget::Name(kind)) => {
             let spawned = system.spawn_kind(kind, header.service.to_native(), header.fingerprint.to_native());
-            answer_spawn(shared, peer, header.request.to_native(), spawned);
+            answer_with_actor(shared, peer, header.request.to_native(), spawned);
         }
         (ArchivedKind::Watch, ArchivedTarget::Actor(seq)) => match shared.peer(peer.node) {
             Some(peer) => {
@@ -59,20 +59,6 @@ pub(crate) fn handle(shared: &Shared, system: Option<&System>, peer: &Peer, head
         _ => {
             Counters::bump(&shared.counters.invalid_headers);
             tracing::debug!(node = %peer.describe(), "dropped a spawn or watch frame without its target");
-        }
-    }
-}
-
-fn answer_spawn(shared: &Shared, peer: &Peer, request: u64, spawned: Result<ActorId, CallError>) {
-    match spawned.and_then(|id| {
-        rkyv::to_bytes::<RkyvError>(&id).map_err(|error| CallError::Protocol { detail: error.to_string() })
-    }) {
-        Ok(bytes) => peer.reply(request, Ok(&bytes)),
-        Err(error) => {
-            if let CallError::NotFound { .. } = error {
-                Counters::bump(&shared.counters.unknown_targets);
-            }
-            peer.reply(request, Err(error));
         }
     }
 }

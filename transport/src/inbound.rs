@@ -109,7 +109,7 @@ async fn handle(
                 }
                 _ => Err(CallError::NotFound { what: "a lookup names no actor".to_owned() }),
             };
-            answer_lookup(shared, peer, request, found);
+            answer_with_actor(shared, peer, request, found);
         }
         ArchivedKind::Spawn | ArchivedKind::Watch | ArchivedKind::Unwatch | ArchivedKind::Terminated => {
             crate::control::handle(shared, system, peer, header, envelope.payload());
@@ -121,17 +121,20 @@ async fn handle(
     }
 }
 
-fn answer_lookup(shared: &Shared, peer: &Peer, request: u64, found: Result<ActorId, CallError>) {
+/// Answers a lookup or a remote spawn with the actor's id, or the typed
+/// error, counting a missing target or a version mismatch.
+pub(crate) fn answer_with_actor(shared: &Shared, peer: &Peer, request: u64, found: Result<ActorId, CallError>) {
     match found.and_then(|id| {
         rkyv::to_bytes::<RkyvError>(&id).map_err(|error| CallError::Protocol { detail: error.to_string() })
     }) {
         Ok(bytes) => peer.reply(request, Ok(&bytes)),
         Err(error) => {
-            let counter = match error {
-                CallError::Protocol { .. } => &shared.counters.invalid_payloads,
-                _ => &shared.counters.unknown_targets,
-            };
-            Counters::bump(counter);
+            match error {
+                CallError::Protocol { .. } => Counters::bump(&shared.counters.invalid_payloads),
+                CallError::NotFound { .. } => Counters::bump(&shared.counters.unknown_targets),
+                // A kind's factory that panicked: the node itself is fine.
+                _ => {}
+            }
             peer.reply(request, Err(error));
         }
     }

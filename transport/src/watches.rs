@@ -55,13 +55,13 @@ impl Watching {
     pub(crate) fn remove(&self, target: u64, watcher: ActorId) -> Change {
         let mut by_target = lock(&self.by_target);
         let Some(watchers) = by_target.get_mut(&target) else { return Change::None };
-        let before = watchers.len();
         watchers.retain(|w| w.id() != watcher);
-        if watchers.is_empty() {
-            by_target.remove(&target);
-            return if before > 0 { Change::Unwatch } else { Change::None };
+        // A list is never left empty, so an empty one just lost its last.
+        if !watchers.is_empty() {
+            return Change::None;
         }
-        Change::None
+        by_target.remove(&target);
+        Change::Unwatch
     }
 
     /// Actor `target` (of node `node`) is gone: tells its watchers. Returns
