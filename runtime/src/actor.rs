@@ -4,6 +4,7 @@ use std::future::Future;
 
 use crate::Context;
 use crate::chain::short_type_name;
+use crate::stash::{Admit, Queued};
 use crate::supervision::Supervisor;
 use crate::watch::Terminated;
 
@@ -82,6 +83,41 @@ pub trait Actor: Send + Sized + 'static {
     fn terminated(&mut self, ctx: &Context<Self>, notice: Terminated) -> impl Future<Output = ()> + Send {
         let _ = (ctx, notice);
         async {}
+    }
+
+    /// Runs when the actor has had no message for the time set with
+    /// [`Context::set_receive_timeout`], and again after each such pause
+    /// until the timeout is cancelled.
+    fn receive_timeout(&mut self, ctx: &Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Decides, before a message's handler runs, whether to handle it now or
+    /// put it aside until [`Context::unstash_all`] (see
+    /// [`stash`](crate::stash)): for an actor that must finish setting up
+    /// before it serves some or all of its methods. Handles everything
+    /// unless overridden; keep it quick, it runs for every message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use courier_runtime::stash::{Admit, Queued};
+    /// use courier_runtime::{Actor, Context};
+    ///
+    /// struct Cache {
+    ///     loaded: bool,
+    /// }
+    ///
+    /// impl Actor for Cache {
+    ///     fn admit(&self, _: &Context<Self>, _: &Queued<'_>) -> Admit {
+    ///         if self.loaded { Admit::Handle } else { Admit::Stash }
+    ///     }
+    /// }
+    /// ```
+    fn admit(&self, ctx: &Context<Self>, message: &Queued<'_>) -> Admit {
+        let _ = (ctx, message);
+        Admit::Handle
     }
 }
 

@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::ptr;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
@@ -24,8 +25,9 @@ use crate::cell::Cell;
 use crate::chain::ChainLink;
 use crate::letter::{Origin, Resume};
 use crate::mailbox::Mailbox;
+use crate::timers::{OnIdle, Schedule, Timer};
 use crate::watch::{LocalWatcher, Watchable};
-use crate::{Actor, ActorId, SpawnError, System};
+use crate::{Actor, ActorId, ServiceRef, SpawnError, System};
 
 thread_local! {
     /// The message being handled on this thread, if any.
@@ -249,6 +251,86 @@ impl<A: Actor> Context<A> {
         if let Some(target) = self.cell.stop_watching(id) {
             target.remove_watcher(self.cell.id);
         }
+    }
+
+    /// Sends `request` to `to` (this actor's own ref, or any other) once,
+    /// after `delay`, as a one-way message from this actor.
+    ///
+    /// The timer ends when cancelled through the returned [`Timer`], or when
+    /// this actor stops or restarts. A request its target does not take (it
+    /// is gone) is a dead letter.
+    ///
+    /// `courier::Timer`'s documentation shows a heartbeat.
+    pub fn send_after<R: ServiceRef>(&self, delay: Duration, to: &R, request: R::Protocol) -> Timer {
+        let mut request = Some(request);
+        self.start_timer(to, Schedule::Once(delay), move || request.take())
+    }
+
+    /// Sends the request `make` builds to `to` every `period` (the first
+    /// after one period), as a one-way message from this actor.
+    ///
+    /// A tick that finds the target's mailbox full waits for room; ticks
+    /// missed meanwhile are skipped, not sent in a burst. The timer ends when
+    /// cancelled through the returned [`Timer`], when this actor stops or
+    /// restarts, or when its target is gone.
+    pub fn send_interval<R: ServiceRef>(
+        &self,
+        period: Duration,
+        to: &R,
+        mut make: impl FnMut() -> R::Protocol + Send + 'static,
+    ) -> Timer {
+        self.start_timer(to, Schedule::Every(period), move || Some(make()))
+    }
+
+    fn start_timer<R: ServiceRef>(
+        &self,
+        to: &R,
+        schedule: Schedule,
+        make: impl FnMut() -> Option<R::Protocol> + Send + 'static,
+    ) -> Timer {
+        let (timer, task) = crate::timers::timer(&self.cell.timers(), to.clone(), schedule, make);
+        // The requests go out as this actor's, outside any call chain.
+        let current = Current { waits: false, ..Current::new(self.cell.clone(), Origin::default()) };
+        self.system().spawn_task(Scoped::new(current, task));
+        timer
+    }
+
+    /// Runs the [`receive_timeout`](Actor::receive_timeout) hook whenever
+    /// this actor has had no message for `after` (at least a millisecond),
+    /// until [`cancel_receive_timeout`](Context::cancel_receive_timeout).
+    /// Replaces an earlier receive timeout or
+    /// [`stop_when_idle`](Context::stop_when_idle); a restart clears it.
+    pub fn set_receive_timeout(&self, after: Duration) {
+        self.cell.idle.set(after, OnIdle::Notify);
+    }
+
+    /// Stops the receive timeout, or the idle stop.
+    pub fn cancel_receive_timeout(&self) {
+        self.cell.idle.clear();
+    }
+
+    /// Stops this actor once it has had no message for `after`: for
+    /// processes spawned per user or per session, which must not pile up. A
+    /// message that arrives as the time runs out is handled, and the wait
+    /// starts again; stashed messages keep the actor alive. A named actor's
+    /// name is free again once it has stopped (see
+    /// [`System::spawn_named_or_get`](crate::System::spawn_named_or_get)).
+    /// Replaces a receive timeout; a restart clears it.
+    pub fn stop_when_idle(&self, after: Duration) {
+        self.cell.idle.set(after, OnIdle::Stop);
+    }
+
+    /// Brings back every message this actor stashed (see
+    /// [`Actor::admit`]), in the order they arrived, ahead of the messages
+    /// that came after them; each is admitted again. Returns how many came
+    /// back.
+    pub fn unstash_all(&self) -> usize {
+        self.cell.unstash_all()
+    }
+
+    /// How many messages this actor has stashed.
+    pub fn stashed(&self) -> usize {
+        self.cell.stashed()
     }
 
     /// Reentrancy: awaits `future` without blocking the mailbox, then runs

@@ -21,6 +21,7 @@ use crate::handling::Handling;
 use crate::mailbox::Mailbox;
 use crate::protocol::{Dispatch, Protocol};
 use crate::reply::{Expire, ReplySlot};
+use crate::stash::Peek;
 use crate::{Actor, ActorId, CallError};
 
 /// A letter in actor `A`'s mailbox, stored in the queue itself when it fits
@@ -49,7 +50,7 @@ pub(crate) enum Outcome {
 }
 
 /// A type-erased letter for actor `A`.
-pub(crate) trait Deliver<A: Actor>: Send {
+pub(crate) trait Deliver<A: Actor>: Send + Peek {
     /// Puts the handler of this letter into `handling`, running it on `actor`
     /// and replying to the caller if there is one. See [`Handling`] for why
     /// the borrow of the actor is `'static`. Takes the message out: a second
@@ -99,6 +100,24 @@ impl<P: Protocol> Envelope<P> {
             (_, Some(deadline)) => cell.system.deadlines.expired(deadline),
             _ => false,
         }
+    }
+}
+
+impl<P: Protocol> Peek for Sealed<Envelope<P>> {
+    fn service(&self) -> Option<&'static str> {
+        Some(P::SERVICE)
+    }
+
+    fn method(&self) -> Option<crate::Method> {
+        Some(self.0.as_ref()?.request.method())
+    }
+
+    fn is_call(&self) -> bool {
+        self.0.as_ref().is_some_and(|envelope| envelope.reply.is_some())
+    }
+
+    fn request(&self) -> Option<&dyn std::any::Any> {
+        Some(&self.0.as_ref()?.request)
     }
 }
 
@@ -159,6 +178,9 @@ pub(crate) struct Resume<T, K> {
     pub(crate) continuation: K,
     pub(crate) origin: Origin,
 }
+
+/// A continuation is not a message anyone sent: nothing to show.
+impl<T, K> Peek for Sealed<Resume<T, K>> {}
 
 impl<A, T, K> Deliver<A> for Sealed<Resume<T, K>>
 where

@@ -33,8 +33,10 @@ mod recipient;
 pub mod remote;
 mod reply;
 mod run;
+pub mod stash;
 pub mod supervision;
 mod system;
+mod timers;
 mod watch;
 mod wire;
 mod wire_check;
@@ -51,6 +53,7 @@ pub use protocol::{Dispatch, Method, Protocol, fingerprint, method_id, service_k
 pub use recipient::{Recipient, ServiceRef};
 pub use supervision::{Directive, Failure, Supervisor};
 pub use system::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, System, SystemBuilder};
+pub use timers::Timer;
 pub use watch::{ExitReason, Terminated, WatchTarget, Watchable, Watcher};
 
 /// Re-exports for generated code; not a public API.

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::cell::Cell;
 use crate::deadline::Watched;
@@ -38,6 +39,7 @@ use crate::letter::Letter;
 use crate::reply::Expire;
 use crate::supervision::Restarts;
 use crate::system::SystemShared;
+use crate::timers::IdleSetting;
 use crate::watch::{ExitReason, Terminated, Watchee, Watcher, Watches};
 use crate::{Actor, ActorId, CallError};
 
@@ -86,6 +88,8 @@ pub(crate) struct Mailbox<A: Actor> {
     has_blocked: AtomicBool,
     terminated: AtomicBool,
     on_terminated: Notify,
+    /// The receive timeout, read by the actor's task when it runs idle.
+    pub(crate) idle: IdleSetting,
 }
 
 /// What senders touch.
@@ -103,6 +107,8 @@ struct Inbox<A: Actor> {
     watches: Option<Box<Watches>>,
     /// How the actor ended, once it has, unless it simply stopped.
     exit: Option<Box<ExitReason>>,
+    /// The parent token of the timers this actor set, made by the first.
+    timers: Option<CancellationToken>,
 }
 
 /// An actor's children, and the restarts they had together (for an
@@ -116,6 +122,10 @@ struct Children {
 /// What the actor's task touches.
 struct Batch<A: Actor> {
     letters: VecDeque<Letter<A>>,
+    /// Letters put aside by the actor (see [`Actor::admit`]), oldest first.
+    /// They count against the capacity: an actor that stashes everything
+    /// makes its senders wait instead of growing without bound.
+    stash: VecDeque<Letter<A>>,
     /// The call being handled: its deadline and a way to fail its caller.
     current: Option<(u64, Arc<dyn Expire>)>,
 }
@@ -151,13 +161,15 @@ impl<A: Actor> Mailbox<A> {
                 children: None,
                 watches: None,
                 exit: None,
+                timers: None,
             }),
-            batch: Mutex::new(Batch { letters: VecDeque::new(), current: None }),
+            batch: Mutex::new(Batch { letters: VecDeque::new(), stash: VecDeque::new(), current: None }),
             batched: AtomicUsize::new(0),
             signalled: AtomicBool::new(false),
             has_blocked: AtomicBool::new(false),
             terminated: AtomicBool::new(false),
             on_terminated: Notify::new(),
+            idle: IdleSetting::default(),
         })
     }
 
@@ -280,7 +292,7 @@ impl<A: Actor> Mailbox<A> {
             let mut batch = lock(&self.batch);
             std::mem::swap(&mut batch.letters, &mut inbox.user);
             // Senders read it under the inbox lock, which this store is under.
-            self.batched.store(batch.letters.len(), Ordering::Relaxed);
+            self.batched.store(batch.letters.len() + batch.stash.len(), Ordering::Relaxed);
             if let Some(letter) = self.take_batched(&mut batch) {
                 drop((batch, inbox));
                 self.taken();
@@ -340,12 +352,19 @@ impl<A: Actor> Mailbox<A> {
     /// Closes the mailbox and fails every queued letter with `error`.
     /// Returns whether this call closed it.
     pub(crate) fn close(&self, error: &CallError) -> bool {
-        let mut inbox = self.inbox();
+        self.close_locked(self.inbox(), error)
+    }
+
+    fn close_locked(&self, mut inbox: MutexGuard<'_, Inbox<A>>, error: &CallError) -> bool {
         if !inbox.open {
             return false;
         }
         inbox.open = false;
-        let mut queued = std::mem::take(&mut lock(&self.batch).letters);
+        let mut batch = lock(&self.batch);
+        // The stashed letters came first.
+        let mut queued = std::mem::take(&mut batch.stash);
+        queued.append(&mut batch.letters);
+        drop(batch);
         self.batched.store(0, Ordering::SeqCst);
         queued.append(&mut inbox.user);
         let blocked = std::mem::take(&mut inbox.blocked);
@@ -371,11 +390,13 @@ impl<A: Actor> Mailbox<A> {
                 batch.current = None;
             }
         }
-        let mut expired = take_expired(&mut batch.letters, now);
-        self.batched.store(batch.letters.len(), Ordering::SeqCst);
+        let mut expired = take_expired(&mut batch.stash, now);
+        expired.extend(take_expired(&mut batch.letters, now));
+        self.batched.store(batch.letters.len() + batch.stash.len(), Ordering::SeqCst);
         expired.extend(take_expired(&mut inbox.user, now));
         let has_call = |letters: &VecDeque<Letter<A>>| letters.iter().any(|letter| letter.deadline().is_some());
-        let calls_left = batch.current.is_some() || has_call(&batch.letters) || has_call(&inbox.user);
+        let calls_left =
+            batch.current.is_some() || has_call(&batch.stash) || has_call(&batch.letters) || has_call(&inbox.user);
         inbox.watched = calls_left;
         drop(batch);
         let blocked = if expired.is_empty() { Vec::new() } else { std::mem::take(&mut inbox.blocked) };
@@ -389,6 +410,72 @@ impl<A: Actor> Mailbox<A> {
 
     pub(crate) fn is_open(&self) -> bool {
         self.inbox().open
+    }
+
+    /// Puts the letter just taken aside, after those stashed before it.
+    pub(crate) fn stash(&self, letter: Letter<A>) {
+        let mut batch = lock(&self.batch);
+        batch.current = None;
+        batch.stash.push_back(letter);
+        // Still queued, as far as the capacity goes.
+        self.batched.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Brings every stashed letter back, in the order they came, ahead of
+    /// the letters queued after them. Returns how many came back.
+    pub(crate) fn unstash_all(&self) -> usize {
+        let inbox = self.inbox();
+        let mut batch = lock(&self.batch);
+        let mut stash = std::mem::take(&mut batch.stash);
+        let count = stash.len();
+        stash.append(&mut batch.letters);
+        batch.letters = stash;
+        drop(batch);
+        // Wakes the actor in case this ran outside its task while it waited.
+        let receiver = if count > 0 { inbox.receiver.clone() } else { None };
+        drop(inbox);
+        if let Some(waker) = receiver {
+            waker.wake();
+        }
+        count
+    }
+
+    /// How many letters are stashed.
+    pub(crate) fn stashed(&self) -> usize {
+        lock(&self.batch).stash.len()
+    }
+
+    /// Closes the mailbox if nothing at all is queued, stashed letters
+    /// included: an actor stopping when idle must not drop a message that
+    /// just arrived. Returns whether it closed it.
+    pub(crate) fn close_if_idle(&self) -> bool {
+        let inbox = self.inbox();
+        let batch = lock(&self.batch);
+        let idle =
+            inbox.user.is_empty() && inbox.system.is_empty() && batch.letters.is_empty() && batch.stash.is_empty();
+        drop(batch);
+        idle && self.close_locked(inbox, &CallError::ActorStopped)
+    }
+
+    /// The token the actor's timers hang off; an already cancelled one once
+    /// the actor is stopping.
+    pub(crate) fn timers(&self) -> CancellationToken {
+        let mut inbox = self.inbox();
+        if !inbox.open {
+            let token = CancellationToken::new();
+            token.cancel();
+            return token;
+        }
+        inbox.timers.get_or_insert_with(CancellationToken::new).clone()
+    }
+
+    /// Cancels every timer the actor set, and its receive timeout: it is
+    /// stopping or restarting.
+    pub(crate) fn cancel_timers(&self) {
+        self.idle.clear();
+        if let Some(token) = self.inbox().timers.take() {
+            token.cancel();
+        }
     }
 
     /// Adds a child; refused (returns it back) once this actor is stopping.

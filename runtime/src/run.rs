@@ -13,6 +13,7 @@
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -24,7 +25,9 @@ use crate::events::{ActorFailed, ActorRestarted};
 use crate::handling::Handling;
 use crate::letter::{Origin, Outcome};
 use crate::mailbox::{Mailbox, Next, Signal};
+use crate::stash::{Admit, Queued};
 use crate::supervision::{Failure, Restarts, Verdict};
+use crate::timers::{Idle, OnIdle};
 use crate::watch::ExitReason;
 use crate::{Actor, CallError, Context};
 
@@ -68,6 +71,7 @@ pub(crate) async fn run<A: Actor>(mut actor: A, cell: Arc<Mailbox<A>>, factory: 
             Err(exit) => break exit,
         }
     };
+    cell.cancel_timers();
     cell.close(&CallError::ActorStopped);
     let _ = hook(&cell, actor.stopping(&ctx)).await;
     stop_children(&cell).await;
@@ -132,6 +136,9 @@ async fn restart<A: Actor>(
     delay: Duration,
     reason: &str,
 ) -> Result<(), Exit> {
+    // The failed instance's timers and receive timeout go with it; the new
+    // instance's `started` sets its own.
+    cell.cancel_timers();
     let _ = hook(cell, actor.restarting(ctx, reason)).await;
     stop_children(cell).await;
     let stopped = poll_fn(|cx| cell.poll_stop(cx));
@@ -158,43 +165,92 @@ async fn stop_children<A: Actor>(cell: &Mailbox<A>) {
     }
 }
 
+/// What the actor's task waited for: its next message or signal, or the end
+/// of an idle pause (see [`Context::set_receive_timeout`]).
+enum Waited<A: Actor> {
+    Next(Option<Next<A>>),
+    Idle(OnIdle),
+}
+
 /// Handles messages, one at a time, until asked to stop or a handler panics.
 async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
+    let ctx = Context::new(cell.clone());
     // SAFETY: `handling` lives inside this call, so the actor outlives it,
     // and the actor is not touched here except through it.
     let mut handling = unsafe { Handling::new(actor) };
+    let mut idle = Idle::default();
     loop {
         // Each letter is handed over inside this block, so no letter (they
         // are up to 144 bytes, stored inline) is kept in the actor's future
         // across the await below: an idle actor stays small.
         {
-            let mut letter = match poll_fn(|cx| cell.poll_next(cx)).await {
-                Some(Next::Letter(letter)) => letter,
-                Some(Next::Signal(Signal::Stop)) | None => return Exit::Stopped,
-                Some(Next::Signal(Signal::Restart)) => return Exit::Restart,
-                Some(Next::Signal(Signal::Escalate(reason))) => return Exit::Failed(reason),
-                Some(Next::Signal(Signal::Terminated(notice))) => {
+            let waited = poll_fn(|cx| match cell.poll_next(cx) {
+                Poll::Ready(next) => {
+                    idle.busy();
+                    Poll::Ready(Waited::Next(next))
+                }
+                Poll::Pending => idle.poll(&cell.idle, cx).map(Waited::Idle),
+            })
+            .await;
+            // SAFETY (for every `handling.actor()` below): the previous
+            // handler future has finished (`finish` returned), so the last
+            // reference to the actor is dead.
+            let mut letter = match waited {
+                Waited::Next(Some(Next::Letter(letter))) => letter,
+                Waited::Next(Some(Next::Signal(Signal::Stop)) | None) => return Exit::Stopped,
+                Waited::Next(Some(Next::Signal(Signal::Restart))) => return Exit::Restart,
+                Waited::Next(Some(Next::Signal(Signal::Escalate(reason)))) => return Exit::Failed(reason),
+                Waited::Next(Some(Next::Signal(Signal::Terminated(notice)))) => {
                     if cell.stop_watching(notice.id).is_none() {
                         // Unwatched after the notice was sent.
                         continue;
                     }
-                    // SAFETY: as for letters below: the previous handler
-                    // future has finished.
                     let actor = unsafe { handling.actor() };
-                    match hook(cell, actor.terminated(&Context::new(cell.clone()), notice)).await {
+                    match hook(cell, actor.terminated(&ctx, notice)).await {
+                        Ok(()) => continue,
+                        Err(reason) => return Exit::Failed(reason),
+                    }
+                }
+                Waited::Idle(OnIdle::Stop) => {
+                    if cell.close_if_idle() {
+                        return Exit::Stopped;
+                    }
+                    continue;
+                }
+                Waited::Idle(OnIdle::Notify) => {
+                    let actor = unsafe { handling.actor() };
+                    match hook(cell, actor.receive_timeout(&ctx)).await {
                         Ok(()) => continue,
                         Err(reason) => return Exit::Failed(reason),
                     }
                 }
             };
-            // SAFETY: the previous handler future has finished (`finish`
-            // returned), so the last reference to the actor is dead.
-            letter.deliver(unsafe { handling.actor() }, cell, &mut handling);
+            let actor = unsafe { handling.actor() };
+            match admit(actor, &ctx, &letter) {
+                Ok(Admit::Stash) if letter.method().is_some() => {
+                    cell.stash(letter);
+                    continue;
+                }
+                Ok(_) => letter.deliver(actor, cell, &mut handling),
+                Err(reason) => {
+                    // The message was not handled: back in line for the
+                    // next instance, if the actor restarts.
+                    cell.stash(letter);
+                    cell.unstash_all();
+                    return Exit::Failed(reason);
+                }
+            }
         }
         if let Outcome::Panicked(reason) = handling.finish().await {
             return Exit::Failed(reason);
         }
     }
+}
+
+/// Asks the actor whether to handle `letter` now, catching a panic.
+fn admit<A: Actor>(actor: &A, ctx: &Context<A>, letter: &crate::letter::Letter<A>) -> Result<Admit, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| actor.admit(ctx, &Queued::new(&**letter))))
+        .map_err(|payload| format!("`admit` panicked: {}", panic_message(&*payload)))
 }
 
 /// Runs a lifecycle hook in the actor's context, catching a panic.

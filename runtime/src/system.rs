@@ -285,6 +285,56 @@ impl System {
         }
     }
 
+    /// The actor named `name` if one of type `A` is alive; otherwise one
+    /// `make` builds, spawned under that name. For Erlang-style processes
+    /// (one per user, per session) that come and go: an actor still
+    /// stopping under the name (say, after
+    /// [`Context::stop_when_idle`](crate::Context::stop_when_idle)) is
+    /// waited for, then replaced, so two callers never get two actors.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NameTaken`] when an actor of another type holds the
+    /// name; [`SpawnError::ShuttingDown`] during shutdown.
+    pub async fn get_or_spawn_named<A: Actor>(
+        &self,
+        name: impl Into<Arc<str>>,
+        make: impl FnOnce() -> A + Send,
+    ) -> Result<ActorRef<A>, SpawnError> {
+        let name = name.into();
+        // Built outside the names' lock (`make` may look names up), at most
+        // once.
+        let (mut make, mut fresh) = (Some(make), None);
+        loop {
+            if self.shared.shutting_down.load(Ordering::Acquire) {
+                return Err(SpawnError::ShuttingDown);
+            }
+            let holder = match self.shared.names.entry(name.clone()) {
+                Entry::Vacant(free) => match fresh.take() {
+                    Some(actor) => {
+                        let (actor_ref, cell) = self.spawn_root(actor, Some(name), None);
+                        free.insert(cell);
+                        return Ok(actor_ref);
+                    }
+                    None => {
+                        drop(free);
+                        fresh = make.take().map(|make| make());
+                        continue;
+                    }
+                },
+                Entry::Occupied(taken) => taken.get().clone(),
+            };
+            let Ok(actor) = holder.clone().as_any().downcast::<Mailbox<A>>() else {
+                return Err(SpawnError::NameTaken(name.to_string()));
+            };
+            if actor.is_open() {
+                return Ok(ActorRef::from_cell(actor));
+            }
+            // Stopping: its name is free once it has ended.
+            holder.terminated().await;
+        }
+    }
+
     /// The actor named `name`, if it is alive and of type `A`.
     pub fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
         let cell = self.shared.names.get(name)?.value().clone();
