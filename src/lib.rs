@@ -167,11 +167,12 @@ pub use courier_macros::actor;
 pub use courier_macros::{Actor, Message};
 pub use courier_runtime::events;
 pub use courier_runtime::remote::NetworkStats;
+pub use courier_runtime::router;
 pub use courier_runtime::stash;
 pub use courier_runtime::{
     Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Directive, Dispatch, ExitReason,
-    Failure, MailboxSize, Method, Protocol, Recipient, ServiceRef, SpawnError, Supervisor, System, SystemBuilder, Tell,
-    TellFuture, Terminated, Timer, TrySendError, Watchable, fingerprint, method_id,
+    Failure, MailboxSize, Method, Protocol, Recipient, Router, Routing, ServiceRef, SpawnError, Supervisor, System,
+    SystemBuilder, Tell, TellFuture, Terminated, Timer, TrySendError, Watchable, fingerprint, method_id,
 };
 pub use courier_transport::{Listen, NodeBuilder, NodeError, Tls, TlsError};
 

@@ -25,6 +25,8 @@ use crate::cell::Cell;
 use crate::chain::ChainLink;
 use crate::letter::{Origin, Resume};
 use crate::mailbox::Mailbox;
+use crate::protocol::Dispatch;
+use crate::router::{Router, Routing};
 use crate::timers::{OnIdle, Schedule, Timer};
 use crate::watch::{LocalWatcher, Watchable};
 use crate::{Actor, ActorId, ServiceRef, SpawnError, System};
@@ -223,6 +225,42 @@ impl<A: Actor> Context<A> {
     ) -> Result<ActorRef<C>, SpawnError> {
         let child = factory();
         self.system().spawn_child(child, self.cell.clone(), Some(Box::new(factory)))
+    }
+
+    /// Spawns a router over `size` workers as a child of this actor: see
+    /// [`System::pool`].
+    ///
+    /// # Errors
+    ///
+    /// As [`System::pool`]; [`SpawnError::ShuttingDown`] once this actor is
+    /// stopping.
+    pub fn pool<R, W>(
+        &self,
+        size: usize,
+        routing: Routing<R::Protocol>,
+        factory: impl Fn() -> W + Send + Sync + 'static,
+    ) -> Result<Router<R>, SpawnError>
+    where
+        R: ServiceRef,
+        W: Actor,
+        R::Protocol: Dispatch<W>,
+    {
+        crate::router::pool(&self.system(), Some(self.cell.clone()), size, routing, factory)
+    }
+
+    /// Spawns a router over `routees` as a child of this actor: see
+    /// [`System::group`].
+    ///
+    /// # Errors
+    ///
+    /// As [`System::group`]; [`SpawnError::ShuttingDown`] once this actor is
+    /// stopping.
+    pub fn group<R: ServiceRef>(
+        &self,
+        routees: impl IntoIterator<Item = R>,
+        routing: Routing<R::Protocol>,
+    ) -> Result<Router<R>, SpawnError> {
+        crate::router::group(&self.system(), Some(self.cell.clone()), routees, routing)
     }
 
     /// Asks this actor to stop once the current message is handled. Calls

@@ -119,6 +119,13 @@ pub enum SpawnError {
     /// `#[actor(local)]`, can be served to other nodes.
     #[error("cannot serve `{0}` to other nodes: {1}")]
     NotServable(String, &'static str),
+    /// A router needs at least one routee.
+    #[error("a router needs at least one routee")]
+    NoRoutees,
+    /// A broadcast router copies each request through the service's wire
+    /// codec, which an `#[actor(local)]` service (named here) does not have.
+    #[error("cannot broadcast `{0}`: it is `#[actor(local)]`, so its requests cannot be copied")]
+    CannotBroadcast(&'static str),
 }
 
 /// Turns a caught panic payload into its message.

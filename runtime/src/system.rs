@@ -15,10 +15,12 @@ use crate::deadline::Deadlines;
 use crate::events::{DeadLetter, EventStream};
 use crate::exports::Exports;
 use crate::mailbox::Mailbox;
+use crate::protocol::Dispatch;
 use crate::remote::Network;
+use crate::router::{Router, Routing};
 use crate::run::Factory;
 use crate::supervision::Supervisor;
-use crate::{Actor, ActorId, ActorRef, SpawnError};
+use crate::{Actor, ActorId, ActorRef, ServiceRef, SpawnError};
 
 /// The call timeout of a system built without one.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -285,6 +287,51 @@ impl System {
         }
     }
 
+    /// Spawns a router over `size` workers built by `factory`, used through
+    /// the service's ref `R` (see [`router`](crate::router)). The workers
+    /// are the router's children: restarted from `factory` when they fail,
+    /// stopped with the router.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoRoutees`] when `size` is 0;
+    /// [`SpawnError::CannotBroadcast`] for a broadcast of an
+    /// `#[actor(local)]` service; [`SpawnError::ShuttingDown`].
+    ///
+    /// # Panics
+    ///
+    /// When `factory` panics building a first worker.
+    pub fn pool<R, A>(
+        &self,
+        size: usize,
+        routing: Routing<R::Protocol>,
+        factory: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Result<Router<R>, SpawnError>
+    where
+        R: ServiceRef,
+        A: Actor,
+        R::Protocol: Dispatch<A>,
+    {
+        crate::router::pool(self, None, size, routing, factory)
+    }
+
+    /// Spawns a router over `routees`, refs to actors that exist already,
+    /// local or remote (see [`router`](crate::router)). A routee that ends
+    /// leaves the router; the router stops when none is left.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoRoutees`] for no routee;
+    /// [`SpawnError::CannotBroadcast`] for a broadcast of an
+    /// `#[actor(local)]` service; [`SpawnError::ShuttingDown`].
+    pub fn group<R: ServiceRef>(
+        &self,
+        routees: impl IntoIterator<Item = R>,
+        routing: Routing<R::Protocol>,
+    ) -> Result<Router<R>, SpawnError> {
+        crate::router::group(self, None, routees, routing)
+    }
+
     /// The actor named `name` if one of type `A` is alive; otherwise one
     /// `make` builds, spawned under that name. For Erlang-style processes
     /// (one per user, per session) that come and go: an actor still
@@ -391,6 +438,48 @@ impl System {
             return Err(SpawnError::ShuttingDown);
         }
         self.spawn_task(crate::run::run(actor, cell.clone(), factory));
+        Ok(ActorRef::from_cell(cell))
+    }
+
+    /// Spawns an actor whose value `prepare` builds once its mailbox exists
+    /// (so that it can spawn children into it first), as a child of
+    /// `parent` or a root actor.
+    pub(crate) fn spawn_prepared<A: Actor>(
+        &self,
+        parent: Option<Arc<dyn Cell>>,
+        prepare: impl FnOnce(&Arc<Mailbox<A>>) -> Result<A, SpawnError>,
+    ) -> Result<ActorRef<A>, SpawnError> {
+        if parent.is_none() && self.is_shutting_down() {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let cell = self.new_cell::<A>(parent.clone(), None);
+        let abandon = |cell: &Mailbox<A>| {
+            cell.close(&crate::CallError::ActorStopped);
+            cell.take_children().iter().for_each(|child| child.stop());
+        };
+        let actor = match prepare(&cell) {
+            Ok(actor) => actor,
+            Err(error) => {
+                abandon(&cell);
+                return Err(error);
+            }
+        };
+        let erased: Arc<dyn Cell> = cell.clone();
+        match &parent {
+            Some(parent) => {
+                if parent.adopt(erased).is_err() {
+                    abandon(&cell);
+                    return Err(SpawnError::ShuttingDown);
+                }
+            }
+            None => {
+                self.shared.roots.insert(cell.id.seq, erased);
+            }
+        }
+        self.spawn_task(crate::run::run(actor, cell.clone(), None));
+        if parent.is_none() && self.is_shutting_down() {
+            Cell::stop(&*cell);
+        }
         Ok(ActorRef::from_cell(cell))
     }
 
