@@ -165,14 +165,19 @@
 #[doc = include_str!("docs/actor.md")]
 pub use courier_macros::actor;
 pub use courier_macros::{Actor, Message};
+#[doc = include_str!("docs/routers.md")]
+pub use courier_runtime::Router;
+#[doc = include_str!("docs/timers.md")]
+pub use courier_runtime::Timer;
 pub use courier_runtime::events;
 pub use courier_runtime::remote::NetworkStats;
 pub use courier_runtime::router;
+#[doc = include_str!("docs/stash.md")]
 pub use courier_runtime::stash;
 pub use courier_runtime::{
     Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Directive, Dispatch, ExitReason,
-    Failure, MailboxSize, Method, Protocol, Recipient, Router, Routing, ServiceRef, SpawnError, Supervisor, System,
-    SystemBuilder, Tell, TellFuture, Terminated, Timer, TrySendError, Watchable, fingerprint, method_id,
+    Failure, MailboxSize, Method, Protocol, Recipient, Routing, ServiceRef, SpawnError, Supervisor, System,
+    SystemBuilder, Tell, TellFuture, Terminated, TrySendError, Watchable, fingerprint, method_id,
 };
 pub use courier_transport::{Listen, NodeBuilder, NodeError, Tls, TlsError};
 

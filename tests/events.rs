@@ -99,6 +99,25 @@ async fn a_message_queued_for_an_actor_that_stops_is_a_dead_letter_with_its_targ
 }
 
 #[tokio::test]
+async fn a_message_sent_to_an_actor_that_has_stopped_is_a_dead_letter() {
+    let system = System::new();
+    let mut dead = collect::<DeadLetter>(&system);
+    let actor = system.spawn(Sleepy::default());
+    let slow: SlowRef = actor.clone().into();
+    actor.stop();
+    actor.wait_stopped().await;
+    assert_eq!(slow.note("late".into()).await, Err(CallError::ActorStopped));
+    assert_eq!(slow.seen().await, Err(CallError::ActorStopped));
+    assert!(slow.note("later".into()).try_send().is_err());
+    let letters = [next(&mut dead).await, next(&mut dead).await, next(&mut dead).await];
+    let methods: Vec<_> = letters.iter().map(|letter| (letter.target, letter.method)).collect();
+    assert_eq!(methods, [(actor.id(), "note"), (actor.id(), "seen"), (actor.id(), "note")]);
+    assert!(letters.iter().all(|letter| letter.error == CallError::ActorStopped));
+    assert_eq!(system.dead_letter_count(), 3);
+    system.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_call_whose_deadline_passed_in_the_queue_is_a_dead_letter() {
     let system = System::new();
     let mut dead = collect::<DeadLetter>(&system);

@@ -120,7 +120,9 @@ impl<P: Protocol, T> Future for CallFuture<'_, P, T> {
                 }
                 CallState::Sending { envelope, reply, timeout } => match this.to.post().try_post(envelope) {
                     Ok(()) => *this.state = CallState::Waiting { reply },
-                    Err(TrySendError::Stopped(_)) => return Poll::Ready(Err(this.to.post().closed_error())),
+                    Err(TrySendError::Stopped(envelope)) => {
+                        return Poll::Ready(Err(this.to.refused(&envelope.request)));
+                    }
                     Err(TrySendError::Full(envelope)) => {
                         *this.state = CallState::Sending { envelope, reply, timeout };
                         if this.to.post().poll_room(cx).is_pending() {
@@ -223,7 +225,7 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
             let Some(envelope) = this.envelope.take() else { return Poll::Ready(Err(CallError::ActorStopped)) };
             match this.to.post().try_post(envelope) {
                 Ok(()) => return Poll::Ready(Ok(())),
-                Err(TrySendError::Stopped(_)) => return Poll::Ready(Err(this.to.post().closed_error())),
+                Err(TrySendError::Stopped(envelope)) => return Poll::Ready(Err(this.to.refused(&envelope.request))),
                 Err(TrySendError::Full(envelope)) => {
                     *this.envelope = Some(envelope);
                     if this.to.post().poll_room(cx).is_pending() {

@@ -78,6 +78,39 @@ pub struct Subscription {
 type Deliver = Arc<dyn Fn(&dyn Any) -> bool + Send + Sync>;
 
 /// A system's event stream; see [`System::events`](crate::System::events).
+///
+/// # Examples
+///
+/// ```
+/// use courier_runtime::events::DeadLetter;
+/// use courier_runtime::{Actor, System};
+///
+/// /// An event of the application's own.
+/// #[derive(Clone, Debug)]
+/// struct Deployed {
+///     version: u32,
+/// }
+///
+/// /// Keeps every version deployed.
+/// #[derive(Default)]
+/// struct Audit {
+///     versions: Vec<u32>,
+/// }
+///
+/// impl Actor for Audit {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let system = System::new();
+/// let events = system.events();
+/// let undelivered = events.subscribe(|letter: &DeadLetter| eprintln!("undelivered: {letter:?}"));
+/// let audit = system.spawn(Audit::default());
+/// events.subscribe_actor(&audit, |audit: &mut Audit, deployed: Deployed| audit.versions.push(deployed.version));
+/// assert_eq!(events.publish(&Deployed { version: 7 }), 1, "one subscriber of `Deployed`");
+/// assert!(events.unsubscribe(undelivered));
+/// system.shutdown().await;
+/// # }
+/// ```
 #[derive(Default)]
 pub struct EventStream {
     topics: RwLock<HashMap<TypeId, Vec<(u64, Deliver)>>>,

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::call::{Call, Tell};
+use crate::events::DeadLetter;
 use crate::letter::Envelope;
 use crate::mailbox::{Mailbox, Refused};
 use crate::protocol::{Dispatch, Protocol};
@@ -180,8 +181,22 @@ impl<P: Protocol> Recipient<P> {
         let envelope = Envelope { request, reply: None, origin };
         self.post.try_post(envelope).map_err(|e| match e {
             TrySendError::Full(env) => TrySendError::Full(env.request),
-            TrySendError::Stopped(env) => TrySendError::Stopped(env.request),
+            TrySendError::Stopped(env) => {
+                self.refused(&env.request);
+                TrySendError::Stopped(env.request)
+            }
         })
+    }
+
+    /// Reports `request`, which the target refused because it is gone, as
+    /// a dead letter; returns the error its sender gets.
+    pub(crate) fn refused(&self, request: &P) -> CallError {
+        let error = self.post.closed_error();
+        if let Some(system) = self.post.system() {
+            let method = request.method().name;
+            system.dead_letter(DeadLetter { target: self.id(), service: P::SERVICE, method, error: error.clone() });
+        }
+        error
     }
 
     /// The default call timeout of the target's system.

@@ -21,8 +21,6 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use crate::ServiceRef;
-use crate::events::DeadLetter;
-use crate::protocol::Protocol;
 
 /// A timer set with [`Context::send_after`](crate::Context::send_after) or
 /// [`Context::send_interval`](crate::Context::send_interval).
@@ -85,14 +83,14 @@ where
                 () = tokio::time::sleep_until(due) => {}
             }
             let Some(request) = make() else { return };
-            let method = request.method().name;
             let sent = tokio::select! {
                 biased;
                 () = token.cancelled() => return,
                 sent = to.recipient().tell(request) => sent,
             };
             if let Err(error) = sent {
-                dead_letter::<R::Protocol>(&to, method, error);
+                // The refused request is a dead letter already.
+                tracing::debug!(target = %to.actor_id(), %error, "a timer's target is gone; the timer ends");
                 return;
             }
             let Some(period) = period else { return };
@@ -102,15 +100,6 @@ where
         }
     };
     (handle, task)
-}
-
-/// Reports a timer's request that its target did not take.
-fn dead_letter<P: Protocol>(to: &impl ServiceRef<Protocol = P>, method: &'static str, error: crate::CallError) {
-    let target = to.actor_id();
-    tracing::debug!(%target, service = P::SERVICE, method, %error, "a timer's target is gone; the timer ends");
-    if let Some(system) = to.recipient().post().system() {
-        system.dead_letter(DeadLetter { target, service: P::SERVICE, method, error });
-    }
 }
 
 /// An actor's receive timeout: how long its mailbox may stay empty, and
