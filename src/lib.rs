@@ -169,6 +169,8 @@ pub use courier_macros::{Actor, Message};
 pub use courier_runtime::Router;
 #[doc = include_str!("docs/timers.md")]
 pub use courier_runtime::Timer;
+#[doc = include_str!("docs/watch.md")]
+pub use courier_runtime::Watchable;
 pub use courier_runtime::events;
 pub use courier_runtime::remote::NetworkStats;
 pub use courier_runtime::router;
@@ -177,7 +179,7 @@ pub use courier_runtime::stash;
 pub use courier_runtime::{
     Actor, ActorId, ActorRef, Call, CallChain, CallError, CallFuture, Codec, Context, Directive, Dispatch, ExitReason,
     Failure, MailboxSize, Method, Protocol, Recipient, Routing, ServiceRef, SpawnError, Supervisor, System,
-    SystemBuilder, Tell, TellFuture, Terminated, TrySendError, Watchable, fingerprint, method_id,
+    SystemBuilder, Tell, TellFuture, Terminated, TrySendError, fingerprint, method_id,
 };
 pub use courier_transport::{Listen, NodeBuilder, NodeError, Tls, TlsError};
 
