@@ -124,10 +124,24 @@ struct Batch<A: Actor> {
     letters: VecDeque<Letter<A>>,
     /// Letters put aside by the actor (see [`Actor::admit`]), oldest first.
     /// They count against the capacity: an actor that stashes everything
-    /// makes its senders wait instead of growing without bound.
-    stash: VecDeque<Letter<A>>,
+    /// makes its senders wait instead of growing without bound. Boxed on
+    /// first use: most actors never stash.
+    #[expect(clippy::box_collection, reason = "an empty VecDeque is 32 bytes in every mailbox; the box is 8")]
+    stash: Option<Box<VecDeque<Letter<A>>>>,
     /// The call being handled: its deadline and a way to fail its caller.
     current: Option<(u64, Arc<dyn Expire>)>,
+}
+
+impl<A: Actor> Batch<A> {
+    /// The letters of the batch and the stash: what counts against the
+    /// capacity besides the inbox.
+    fn queued(&self) -> usize {
+        self.letters.len() + self.stash.as_ref().map_or(0, |stash| stash.len())
+    }
+
+    fn take_stash(&mut self) -> VecDeque<Letter<A>> {
+        self.stash.take().map(|stash| *stash).unwrap_or_default()
+    }
 }
 
 /// A poisoned lock still guards consistent state: no user code runs under
@@ -163,7 +177,7 @@ impl<A: Actor> Mailbox<A> {
                 exit: None,
                 timers: None,
             }),
-            batch: Mutex::new(Batch { letters: VecDeque::new(), stash: VecDeque::new(), current: None }),
+            batch: Mutex::new(Batch { letters: VecDeque::new(), stash: None, current: None }),
             batched: AtomicUsize::new(0),
             signalled: AtomicBool::new(false),
             has_blocked: AtomicBool::new(false),
@@ -292,7 +306,7 @@ impl<A: Actor> Mailbox<A> {
             let mut batch = lock(&self.batch);
             std::mem::swap(&mut batch.letters, &mut inbox.user);
             // Senders read it under the inbox lock, which this store is under.
-            self.batched.store(batch.letters.len() + batch.stash.len(), Ordering::Relaxed);
+            self.batched.store(batch.queued(), Ordering::Relaxed);
             if let Some(letter) = self.take_batched(&mut batch) {
                 drop((batch, inbox));
                 self.taken();
@@ -362,7 +376,7 @@ impl<A: Actor> Mailbox<A> {
         inbox.open = false;
         let mut batch = lock(&self.batch);
         // The stashed letters came first.
-        let mut queued = std::mem::take(&mut batch.stash);
+        let mut queued = batch.take_stash();
         queued.append(&mut batch.letters);
         drop(batch);
         self.batched.store(0, Ordering::SeqCst);
@@ -390,13 +404,15 @@ impl<A: Actor> Mailbox<A> {
                 batch.current = None;
             }
         }
-        let mut expired = take_expired(&mut batch.stash, now);
+        let mut expired = batch.stash.as_deref_mut().map(|stash| take_expired(stash, now)).unwrap_or_default();
         expired.extend(take_expired(&mut batch.letters, now));
-        self.batched.store(batch.letters.len() + batch.stash.len(), Ordering::SeqCst);
+        self.batched.store(batch.queued(), Ordering::SeqCst);
         expired.extend(take_expired(&mut inbox.user, now));
         let has_call = |letters: &VecDeque<Letter<A>>| letters.iter().any(|letter| letter.deadline().is_some());
-        let calls_left =
-            batch.current.is_some() || has_call(&batch.stash) || has_call(&batch.letters) || has_call(&inbox.user);
+        let calls_left = batch.current.is_some()
+            || batch.stash.as_deref().is_some_and(has_call)
+            || has_call(&batch.letters)
+            || has_call(&inbox.user);
         inbox.watched = calls_left;
         drop(batch);
         let blocked = if expired.is_empty() { Vec::new() } else { std::mem::take(&mut inbox.blocked) };
@@ -416,7 +432,7 @@ impl<A: Actor> Mailbox<A> {
     pub(crate) fn stash(&self, letter: Letter<A>) {
         let mut batch = lock(&self.batch);
         batch.current = None;
-        batch.stash.push_back(letter);
+        batch.stash.get_or_insert_default().push_back(letter);
         // Still queued, as far as the capacity goes.
         self.batched.fetch_add(1, Ordering::SeqCst);
     }
@@ -426,7 +442,7 @@ impl<A: Actor> Mailbox<A> {
     pub(crate) fn unstash_all(&self) -> usize {
         let inbox = self.inbox();
         let mut batch = lock(&self.batch);
-        let mut stash = std::mem::take(&mut batch.stash);
+        let mut stash = batch.take_stash();
         let count = stash.len();
         stash.append(&mut batch.letters);
         batch.letters = stash;
@@ -442,7 +458,7 @@ impl<A: Actor> Mailbox<A> {
 
     /// How many letters are stashed.
     pub(crate) fn stashed(&self) -> usize {
-        lock(&self.batch).stash.len()
+        lock(&self.batch).stash.as_ref().map_or(0, |stash| stash.len())
     }
 
     /// Closes the mailbox if nothing at all is queued, stashed letters
@@ -451,8 +467,10 @@ impl<A: Actor> Mailbox<A> {
     pub(crate) fn close_if_idle(&self) -> bool {
         let inbox = self.inbox();
         let batch = lock(&self.batch);
-        let idle =
-            inbox.user.is_empty() && inbox.system.is_empty() && batch.letters.is_empty() && batch.stash.is_empty();
+        let idle = inbox.user.is_empty()
+            && inbox.system.is_empty()
+            && batch.letters.is_empty()
+            && batch.stash.as_ref().is_none_or(|stash| stash.is_empty());
         drop(batch);
         idle && self.close_locked(inbox, &CallError::ActorStopped)
     }
