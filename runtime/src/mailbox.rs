@@ -227,6 +227,43 @@ impl<A: Actor> Mailbox<A> {
         Ok(())
     }
 
+    /// Queues messages from the front of `messages`, in order, while the
+    /// user queue has room: one lock and at most one wake-up for them all,
+    /// where [`try_push`](Mailbox::try_push) takes both per message. `Full`
+    /// leaves the messages that found no room in `messages`; `Closed` leaves
+    /// them all.
+    pub(crate) fn try_push_many<T>(
+        &self,
+        messages: &mut VecDeque<T>,
+        mut into_letter: impl FnMut(T) -> Letter<A>,
+    ) -> Result<(), Refused> {
+        let mut inbox = self.inbox();
+        if !inbox.open {
+            return Err(Refused::Closed);
+        }
+        // The room is read once: under the inbox lock the queues only drain
+        // (but for a letter the actor stashes meanwhile, which the check of
+        // `try_push` misses just the same).
+        let queued = inbox.user.len().saturating_add(self.batched.load(Ordering::SeqCst));
+        let room = self.capacity.saturating_sub(queued).min(messages.len());
+        let mut watch = false;
+        for message in messages.drain(..room) {
+            let letter = into_letter(message);
+            watch |= letter.deadline().is_some() && !std::mem::replace(&mut inbox.watched, true);
+            inbox.user.push_back(letter);
+        }
+        // Woken once, and only if it waits (it then found the queue empty).
+        let receiver = if room > 0 { inbox.receiver.take() } else { None };
+        drop(inbox);
+        if let Some(waker) = receiver {
+            waker.wake();
+        }
+        if watch {
+            self.watch();
+        }
+        if messages.is_empty() { Ok(()) } else { Err(Refused::Full) }
+    }
+
     /// Registers with the deadline sweeper, starting it if it is idle.
     fn watch(&self) {
         let me: Weak<dyn Watched> = self.me.clone();

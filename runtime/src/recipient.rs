@@ -1,6 +1,7 @@
 //! `Recipient<P>`: a ref to any actor that serves protocol `P`, whatever its
 //! type and wherever it runs. Generated service refs wrap one.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -30,6 +31,22 @@ pub(crate) trait Post<P: Protocol>: Watchee {
     fn closed_error(&self) -> CallError {
         CallError::ActorStopped
     }
+    /// Queues envelopes from the front of `envelopes`, in order, as
+    /// `try_post` would one by one (a local mailbox takes them under one
+    /// lock); on a refusal, those not queued stay in `envelopes`.
+    fn try_post_many(&self, envelopes: &mut VecDeque<Envelope<P>>) -> Result<(), TrySendError<()>> {
+        while let Some(envelope) = envelopes.pop_front() {
+            if let Err(refused) = self.try_post(envelope) {
+                let (envelope, refused) = match refused {
+                    TrySendError::Full(envelope) => (envelope, TrySendError::Full(())),
+                    TrySendError::Stopped(envelope) => (envelope, TrySendError::Stopped(())),
+                };
+                envelopes.push_front(envelope);
+                return Err(refused);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
@@ -46,6 +63,13 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
 
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
         Mailbox::poll_room(self, cx)
+    }
+
+    fn try_post_many(&self, envelopes: &mut VecDeque<Envelope<P>>) -> Result<(), TrySendError<()>> {
+        self.try_push_many(envelopes, crate::letter::letter).map_err(|refused| match refused {
+            Refused::Full => TrySendError::Full(()),
+            Refused::Closed => TrySendError::Stopped(()),
+        })
     }
 
     fn system(&self) -> Option<&Arc<SystemShared>> {

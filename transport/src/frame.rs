@@ -165,8 +165,20 @@ pub fn encode(header: &[u8], payload: &[u8], out: &mut Vec<u8>) {
 pub struct Decoder {
     max: usize,
     state: State,
-    /// The body being read, or the last one read; reused.
+    /// The bodies read, or being read; reused.
     body: AlignedVec<ALIGN>,
+    /// Where in `body` the body being read starts.
+    start: usize,
+    /// The frames of the last [`next_many`](Decoder::next_many).
+    spans: Vec<Span>,
+}
+
+/// Where one frame's body lies in a decoder's buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    len: usize,
+    header_len: usize,
 }
 
 #[derive(Debug)]
@@ -181,10 +193,43 @@ enum State {
     Poisoned,
 }
 
+/// The frames one [`Decoder::next_many`] read, borrowed from its buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frames<'a> {
+    body: &'a [u8],
+    spans: &'a [Span],
+}
+
+impl<'a> Frames<'a> {
+    /// How many frames there are.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The frame at `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<FrameRef<'a>> {
+        let span = self.spans.get(index)?;
+        Some(FrameRef { body: &self.body[span.start..span.start + span.len], header_len: span.header_len })
+    }
+
+    /// The frames, in stream order.
+    pub fn iter(&self) -> impl Iterator<Item = FrameRef<'a>> + 'a {
+        let body = self.body;
+        self.spans
+            .iter()
+            .map(move |span| FrameRef { body: &body[span.start..span.start + span.len], header_len: span.header_len })
+    }
+}
+
 impl Decoder {
     /// A decoder that refuses bodies over `max` bytes.
     pub fn new(max: usize) -> Decoder {
-        Decoder { max, state: State::Prefix([0; PREFIX_LEN], 0), body: AlignedVec::new() }
+        Decoder { max, state: State::Prefix([0; PREFIX_LEN], 0), body: AlignedVec::new(), start: 0, spans: Vec::new() }
     }
 
     /// Takes bytes from the front of `input` until one frame is complete
@@ -192,6 +237,57 @@ impl Decoder {
     /// Call it again with the rest of `input`, then with the stream's next
     /// bytes. After an error every call returns [`FrameError::Poisoned`].
     pub fn next(&mut self, input: &mut &[u8]) -> Result<Option<FrameRef<'_>>, FrameError> {
+        self.restart();
+        let span = self.step(input, false)?;
+        Ok(span
+            .map(|span| FrameRef { body: &self.body[span.start..span.start + span.len], header_len: span.header_len }))
+    }
+
+    /// Takes every byte of `input`, and lends out every frame completed by
+    /// it, in order, until the next call; a frame's rest carries over to the
+    /// next call. Reading a chunk's frames this way copies each body once,
+    /// into one buffer, so that they can be handled together.
+    ///
+    /// After an error, the frames before it are still lent out, and every
+    /// later call fails with [`FrameError::Poisoned`].
+    pub fn next_many(&mut self, input: &mut &[u8]) -> (Frames<'_>, Option<FrameError>) {
+        self.restart();
+        let mut error = None;
+        loop {
+            match self.step(input, true) {
+                Ok(Some(span)) => self.spans.push(span),
+                Ok(None) => break,
+                Err(failed) => {
+                    error = Some(failed);
+                    break;
+                }
+            }
+        }
+        (Frames { body: &self.body, spans: &self.spans }, error)
+    }
+
+    /// Drops the frames lent out by the last call, keeping the part of a
+    /// body read so far at the front of the buffer.
+    fn restart(&mut self) {
+        self.spans.clear();
+        if matches!(self.state, State::Body { .. }) {
+            if self.start > 0 {
+                self.body.as_mut_slice().copy_within(self.start.., 0);
+                let partial = self.body.len() - self.start;
+                self.body.resize(partial, 0);
+                self.start = 0;
+            }
+            return;
+        }
+        self.body.clear();
+        self.start = 0;
+    }
+
+    /// Reads until one frame is complete (its span in the buffer) or `input`
+    /// is used up. With `append`, a new body goes after the ones already in
+    /// the buffer (at the next multiple of [`ALIGN`]); without, the buffer
+    /// holds one body at a time.
+    fn step(&mut self, input: &mut &[u8], append: bool) -> Result<Option<Span>, FrameError> {
         loop {
             match &mut self.state {
                 State::Poisoned => return Err(FrameError::Poisoned),
@@ -217,23 +313,30 @@ impl Decoder {
                         self.state = State::Poisoned;
                         return Err(error);
                     }
-                    if self.body.capacity() > KEEP_CAPACITY && len <= KEEP_CAPACITY {
+                    if !append {
+                        self.body.clear();
+                    }
+                    if self.body.is_empty() && self.body.capacity() > KEEP_CAPACITY && len <= KEEP_CAPACITY {
                         self.body = AlignedVec::new();
                     }
-                    self.body.clear();
+                    // Zero padding after the bodies before: this one starts
+                    // aligned.
+                    self.start = self.body.len().next_multiple_of(ALIGN);
+                    self.body.resize(self.start, 0);
                     self.body.reserve(len);
                     self.state = State::Body { len, header_len };
                 }
                 State::Body { len, header_len } => {
-                    let take = (*len - self.body.len()).min(input.len());
+                    let have = self.body.len() - self.start;
+                    let take = (*len - have).min(input.len());
                     self.body.extend_from_slice(&input[..take]);
                     *input = &input[take..];
-                    if self.body.len() < *len {
+                    if have + take < *len {
                         return Ok(None);
                     }
-                    let header_len = *header_len;
+                    let span = Span { start: self.start, len: *len, header_len: *header_len };
                     self.state = State::Prefix([0; PREFIX_LEN], 0);
-                    return Ok(Some(FrameRef { body: &self.body, header_len }));
+                    return Ok(Some(span));
                 }
             }
         }
@@ -349,7 +452,83 @@ mod tests {
         assert!(input.is_empty() && decoder.is_idle());
     }
 
+    /// Every frame `next_many` lends out, chunk after chunk, as owned
+    /// copies; checks that each is aligned.
+    fn many(input: &[u8], chunk: usize) -> (Vec<Frame>, Option<FrameError>) {
+        let mut decoder = Decoder::new(1024);
+        let mut frames = Vec::new();
+        for mut piece in input.chunks(chunk.max(1)) {
+            let (lent, error) = decoder.next_many(&mut piece);
+            assert_eq!(lent.len(), lent.iter().count());
+            for frame in lent.iter() {
+                assert_eq!(frame.header().as_ptr() as usize % ALIGN, 0, "header aligned");
+                if !frame.payload().is_empty() {
+                    assert_eq!(frame.payload().as_ptr() as usize % ALIGN, 0, "payload aligned");
+                }
+                frames.push(frame.to_frame());
+            }
+            assert!(piece.is_empty(), "every byte is taken");
+            if error.is_some() {
+                return (frames, error);
+            }
+        }
+        (frames, None)
+    }
+
+    #[test]
+    fn a_chunk_of_frames_is_lent_out_at_once_in_order() {
+        let mut wire = Vec::new();
+        for n in 0..20u8 {
+            encode(&[n; 5], &vec![n; usize::from(n) * 3], &mut wire);
+        }
+        for chunk in [1, 7, 13, 64, 100, wire.len()] {
+            let (frames, error) = many(&wire, chunk);
+            assert_eq!(error, None);
+            assert_eq!(frames.len(), 20, "chunks of {chunk}");
+            for (n, frame) in (0..20u8).zip(&frames) {
+                assert_eq!((frame.header(), frame.payload()), (&[n; 5][..], &vec![n; usize::from(n) * 3][..]));
+            }
+        }
+        let mut decoder = Decoder::new(1024);
+        let (lent, _) = decoder.next_many(&mut &wire[..]);
+        assert_eq!(lent.get(19).map(|frame| frame.header()), Some(&[19; 5][..]));
+        assert!(lent.get(20).is_none());
+    }
+
+    #[test]
+    fn frames_before_a_broken_prefix_are_still_lent_out() {
+        let mut wire = Vec::new();
+        encode(b"one", b"first", &mut wire);
+        encode(b"two", b"second", &mut wire);
+        wire.extend_from_slice(&[0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+        let mut decoder = Decoder::new(1024);
+        let (lent, error) = decoder.next_many(&mut &wire[..]);
+        assert_eq!(lent.iter().map(|frame| frame.payload()).collect::<Vec<_>>(), [&b"first"[..], b"second"]);
+        assert_eq!(error, Some(FrameError::TooLarge { len: 0xffff, max: 1024 }));
+        let (lent, error) = decoder.next_many(&mut &b"more"[..]);
+        assert!(lent.is_empty());
+        assert_eq!(error, Some(FrameError::Poisoned));
+    }
+
     proptest! {
+        /// Frames read a chunk at a time are the frames read one by one.
+        #[test]
+        fn chunks_of_frames_match_frames_one_by_one(
+            parts in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 1..40), proptest::collection::vec(any::<u8>(), 0..100)),
+                1..20,
+            ),
+            chunk in 1usize..200,
+        ) {
+            let mut wire = Vec::new();
+            for (header, payload) in &parts {
+                encode(header, payload, &mut wire);
+            }
+            let (batched, error) = many(&wire, chunk);
+            prop_assert_eq!(error, None);
+            prop_assert_eq!(batched, frames(&wire, chunk).expect("valid frames"));
+        }
+
         /// Arbitrary bytes, cut anywhere: the decoder never panics, never
         /// allocates past its maximum, and either yields frames or fails
         /// for good.

@@ -17,7 +17,7 @@ use courier_runtime::{ActorId, CallError, System};
 use rkyv::rancor::Error as RkyvError;
 
 use crate::envelope::{ArchivedKind, EnvelopeRef, TargetRef};
-use crate::frame::{Decoder, FrameRef};
+use crate::frame::{Decoder, Frames};
 use crate::node::Shared;
 use crate::peer::Peer;
 use crate::stats::Counters;
@@ -46,46 +46,140 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
                 return;
             }
         };
-        // Upgraded once per chunk, not per frame; `None` once the system is
-        // gone (its frames are then dropped).
-        let system = shared.system.upgrade();
         let mut input = &chunk.bytes[..];
-        loop {
-            match decoder.next(&mut input) {
-                Ok(Some(frame)) => handle(&shared, system.as_ref(), &peer, &link, frame, &mut route).await,
-                Ok(None) => break,
-                Err(error) => {
-                    Counters::bump(&shared.counters.broken_streams);
-                    tracing::warn!(node = %peer.describe(), %error, "closing a stream that lost its framing");
-                    let _ = stream.stop(BROKEN_STREAM.into());
-                    return;
-                }
-            }
+        let (frames, error) = decoder.next_many(&mut input);
+        if !frames.is_empty() {
+            // Upgraded once per chunk, not per frame; `None` once the system
+            // is gone (its frames are then dropped).
+            let system = shared.system.upgrade();
+            let mut reader = Reader { shared: &shared, system: system.as_ref(), peer: &peer, link: &link, unsaid: 0 };
+            reader.route_all(frames, &mut route).await;
+        }
+        if let Some(error) = error {
+            Counters::bump(&shared.counters.broken_streams);
+            tracing::warn!(node = %peer.describe(), %error, "closing a stream that lost its framing");
+            let _ = stream.stop(BROKEN_STREAM.into());
+            return;
         }
     }
 }
 
+/// What routing one chunk's frames needs.
+struct Reader<'a> {
+    shared: &'a Shared,
+    system: Option<&'a System>,
+    peer: &'a Peer,
+    link: &'a Arc<dyn Link>,
+    /// Frames received and not yet added to the counter: it is added once
+    /// per run, before the run is acted on.
+    unsaid: usize,
+}
+
+impl Reader<'_> {
+    /// Routes a chunk's frames in order. Consecutive requests for one actor
+    /// and service (the common case: a stream carries one pair) go to its
+    /// mailbox together.
+    async fn route_all(&mut self, frames: Frames<'_>, route: &mut Route) {
+        let mut run: Vec<Incoming<'_>> = Vec::new();
+        let mut run_key = (0, 0);
+        for frame in frames.iter() {
+            let Ok(envelope) = EnvelopeRef::check(frame) else {
+                Counters::bump(&self.shared.counters.invalid_headers);
+                tracing::debug!(node = %self.peer.describe(), "dropped a frame whose header is not valid");
+                continue;
+            };
+            self.unsaid += 1;
+            let header = envelope.header();
+            let request = matches!(header.kind, ArchivedKind::Call | ArchivedKind::Tell) && self.system.is_some();
+            if let (true, TargetRef::Actor(seq)) = (request, envelope.target()) {
+                let key = (seq, header.service.to_native());
+                if key != run_key && !run.is_empty() {
+                    self.deliver_run(run_key, &run, route).await;
+                    run.clear();
+                }
+                run_key = key;
+                run.push(incoming(envelope));
+                continue;
+            }
+            if !run.is_empty() {
+                self.deliver_run(run_key, &run, route).await;
+                run.clear();
+            }
+            self.say();
+            handle(self.shared, self.system, self.peer, self.link, envelope).await;
+        }
+        if !run.is_empty() {
+            self.deliver_run(run_key, &run, route).await;
+        }
+        self.say();
+    }
+
+    fn say(&mut self) {
+        Counters::add(&self.shared.counters.frames_received, std::mem::take(&mut self.unsaid));
+    }
+
+    /// Delivers requests for one actor and service, waiting for room in a
+    /// full mailbox (which holds back this stream, and through QUIC's flow
+    /// control, its sender).
+    async fn deliver_run(&mut self, (seq, service): (u64, u64), run: &[Incoming<'_>], route: &mut Route) {
+        self.say();
+        let Some(system) = self.system else { return };
+        let inbound = match cached(system, seq, service, route) {
+            Ok(inbound) => inbound,
+            Err(error) => {
+                for one in run {
+                    Counters::bump(&self.shared.counters.unknown_targets);
+                    fail(self.peer, one.request, error.clone());
+                }
+                return;
+            }
+        };
+        let mut done = 0;
+        loop {
+            let from = done;
+            done += inbound.try_deliver_many(&run[from..], self.link, &mut |at, error| {
+                if matches!(error, CallError::Protocol { .. }) {
+                    Counters::bump(&self.shared.counters.invalid_payloads);
+                }
+                fail(self.peer, run[from + at].request, error);
+            });
+            if done >= run.len() {
+                return;
+            }
+            poll_fn(|cx| inbound.poll_room(cx)).await;
+        }
+    }
+}
+
+/// A request's header and payload, as its actor's service reads them.
+fn incoming(envelope: EnvelopeRef<'_>) -> Incoming<'_> {
+    let header = envelope.header();
+    Incoming {
+        request: (header.kind == ArchivedKind::Call).then(|| header.request.to_native()),
+        method: header.method.to_native(),
+        fingerprint: header.fingerprint.to_native(),
+        sender: header.sender.get(),
+        chain: envelope.chain(),
+        budget: header.budget(),
+        payload: envelope.payload(),
+    }
+}
+
+/// Handles a frame that is not a request for an actor by its sequence
+/// number.
 async fn handle(
     shared: &Shared,
     system: Option<&System>,
     peer: &Peer,
     link: &Arc<dyn Link>,
-    frame: FrameRef<'_>,
-    route: &mut Route,
+    envelope: EnvelopeRef<'_>,
 ) {
-    let Ok(envelope) = EnvelopeRef::check(frame) else {
-        Counters::bump(&shared.counters.invalid_headers);
-        tracing::debug!(node = %peer.describe(), "dropped a frame whose header is not valid");
-        return;
-    };
-    Counters::bump(&shared.counters.frames_received);
     let header = envelope.header();
     let request = header.request.to_native();
     match header.kind {
         ArchivedKind::Call | ArchivedKind::Tell => {
             let Some(system) = system else { return };
-            let call = (header.kind == ArchivedKind::Call).then_some(request);
-            deliver(shared, peer, link, system, envelope, call, route).await;
+            deliver(shared, peer, link, system, envelope).await;
         }
         ArchivedKind::Reply => match peer.complete(request) {
             Some(completion) => completion(Ok(envelope.payload())),
@@ -140,89 +234,51 @@ pub(crate) fn answer_with_actor(shared: &Shared, peer: &Peer, request: u64, foun
     }
 }
 
-/// Routes a call or one-way request to its actor, waiting for room in a
-/// full mailbox (which holds back this stream, and through QUIC's flow
-/// control, its sender).
-#[allow(clippy::too_many_arguments)]
-async fn deliver(
-    shared: &Shared,
-    peer: &Peer,
-    link: &Arc<dyn Link>,
-    system: &System,
-    envelope: EnvelopeRef<'_>,
-    call: Option<u64>,
-    route: &mut Route,
-) {
+/// Routes a call or one-way request by name (or naming no actor) to its
+/// actor, waiting for room in a full mailbox.
+async fn deliver(shared: &Shared, peer: &Peer, link: &Arc<dyn Link>, system: &System, envelope: EnvelopeRef<'_>) {
     let header = envelope.header();
-    let service = header.service.to_native();
-    let inbound = match find(system, envelope, service, route) {
+    let one = incoming(envelope);
+    let found = match envelope.target() {
+        TargetRef::Actor(seq) => system.inbound(InboundTarget::Actor(seq), header.service.to_native()),
+        TargetRef::Name(name) => system.inbound(InboundTarget::Name(name), header.service.to_native()),
+        TargetRef::Node => Err(CallError::NotFound { what: "a request names no actor".to_owned() }),
+    };
+    let inbound = match found {
         Ok(inbound) => inbound,
         Err(error) => {
             Counters::bump(&shared.counters.unknown_targets);
-            return fail(peer, call, error);
+            return fail(peer, one.request, error);
         }
     };
     loop {
-        let incoming = Incoming {
-            request: call,
-            method: header.method.to_native(),
-            fingerprint: header.fingerprint.to_native(),
-            sender: header.sender.get(),
-            chain: envelope.chain(),
-            budget: header.budget(),
-            payload: envelope.payload(),
-        };
-        match inbound.try_deliver(incoming, link) {
+        match inbound.try_deliver(one, link) {
             Ok(()) => return,
             Err(Undelivered::Full) => poll_fn(|cx| inbound.poll_room(cx)).await,
             Err(Undelivered::Failed(error)) => {
                 if matches!(error, CallError::Protocol { .. }) {
                     Counters::bump(&shared.counters.invalid_payloads);
                 }
-                return fail(peer, call, error);
+                return fail(peer, one.request, error);
             }
         }
     }
 }
 
-/// The service of the actor a request names, from the stream's last route
-/// when it is the same (lent out of it: no reference count is touched per
-/// frame).
-fn find<'r>(
+/// The service `service` of actor `seq`, from the stream's last route when
+/// it is the same (lent out of it: no reference count is touched per run).
+fn cached<'r>(
     system: &System,
-    envelope: EnvelopeRef<'_>,
+    seq: u64,
     service: u64,
     route: &'r mut Route,
-) -> Result<Found<'r>, CallError> {
-    match envelope.target() {
-        TargetRef::Actor(seq) => {
-            let key = (seq, service);
-            let inbound = match route.take() {
-                Some((cached, inbound)) if cached == key => inbound,
-                _ => system.inbound(InboundTarget::Actor(seq), service)?,
-            };
-            Ok(Found::Cached(&route.insert((key, inbound)).1))
-        }
-        TargetRef::Name(name) => system.inbound(InboundTarget::Name(name), service).map(Found::Named),
-        TargetRef::Node => Err(CallError::NotFound { what: "a request names no actor".to_owned() }),
-    }
-}
-
-/// A request's service: the stream's cached route, or one looked up by name.
-enum Found<'r> {
-    Cached(&'r Arc<dyn Inbound>),
-    Named(Arc<dyn Inbound>),
-}
-
-impl std::ops::Deref for Found<'_> {
-    type Target = dyn Inbound;
-
-    fn deref(&self) -> &(dyn Inbound + 'static) {
-        match self {
-            Found::Cached(inbound) => &***inbound,
-            Found::Named(inbound) => &**inbound,
-        }
-    }
+) -> Result<&'r Arc<dyn Inbound>, CallError> {
+    let key = (seq, service);
+    let inbound = match route.take() {
+        Some((cached, inbound)) if cached == key => inbound,
+        _ => system.inbound(InboundTarget::Actor(seq), service)?,
+    };
+    Ok(&route.insert((key, inbound)).1)
 }
 
 /// Tells a call's sender why it failed; a one-way request has nobody to

@@ -35,4 +35,10 @@ impl Counters {
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+
+    pub(crate) fn add(counter: &AtomicU64, count: usize) {
+        if count > 0 {
+            counter.fetch_add(count as u64, Ordering::Relaxed);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Requests from other nodes, on their way into a local mailbox.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -13,11 +14,12 @@ use crate::letter::{Envelope, Origin};
 use crate::protocol::Protocol;
 use crate::recipient::{Post, Recipient};
 use crate::reply::{Forward, ReplySlot};
+use crate::system::SystemShared;
 use crate::watch::{ExitReason, Terminated, Watcher};
 use crate::{ActorId, CallChain, CallError, TrySendError};
 
 /// A request that arrived from another node, its header already read.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Incoming<'a> {
     /// The call's request id; `None` for a one-way request.
     pub request: Option<u64>,
@@ -65,6 +67,31 @@ pub trait Inbound: Send + Sync + 'static {
     /// or method differ, the payload is not a valid request, the deadline has
     /// passed, or the call would close a cycle ([`CallError::Deadlock`]).
     fn try_deliver(&self, incoming: Incoming<'_>, link: &Arc<dyn Link>) -> Result<(), Undelivered>;
+
+    /// Delivers a run of requests, in order, as many calls of
+    /// [`try_deliver`](Inbound::try_deliver) would, but queues them with one
+    /// lock of the mailbox and at most one wake-up of the actor. A request
+    /// that cannot run is handed to `failed` with its index in `incoming`
+    /// and the error its sender should get.
+    ///
+    /// Returns how many requests, from the front, were dealt with (queued or
+    /// failed): all of them, or fewer when the mailbox is full; then wait
+    /// with [`poll_room`](Inbound::poll_room) and deliver the rest.
+    fn try_deliver_many(
+        &self,
+        incoming: &[Incoming<'_>],
+        link: &Arc<dyn Link>,
+        failed: &mut dyn FnMut(usize, CallError),
+    ) -> usize {
+        for (at, one) in incoming.iter().enumerate() {
+            match self.try_deliver(*one, link) {
+                Ok(()) => {}
+                Err(Undelivered::Full) => return at,
+                Err(Undelivered::Failed(error)) => failed(at, error),
+            }
+        }
+        incoming.len()
+    }
 
     /// Ready once the actor's mailbox has room (or it stopped).
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
@@ -115,39 +142,58 @@ impl<P: Protocol> Inbound for Served<P> {
         let failed = |error| Err(Undelivered::Failed(error));
         let Some(post) = self.post.upgrade() else { return failed(CallError::ActorStopped) };
         let Some(system) = post.system() else { return failed(CallError::ActorStopped) };
-        if incoming.fingerprint != P::FINGERPRINT {
-            return failed(fingerprint_mismatch(P::SERVICE, P::FINGERPRINT, incoming.fingerprint));
-        }
-        let Some(codec) = P::CODEC else {
-            let detail = format!("`{}` is `#[actor(local)]`", P::SERVICE);
-            return failed(CallError::Protocol { detail });
-        };
-        if incoming.budget == Some(Duration::ZERO) {
-            return failed(CallError::Timeout);
-        }
-        if let Some(chain) = cycle(incoming.chain, self.id) {
-            return failed(CallError::Deadlock { chain });
-        }
-        let request = match decoding(system, link, || (codec.decode_request)(incoming.payload)) {
-            Ok(request) => request,
+        let envelope = match envelope::<P>(self.id, system, incoming, link) {
+            Ok(envelope) => envelope,
             Err(error) => return failed(error),
         };
-        if request.method().id != incoming.method {
-            let detail = format!("the header names another method of `{}` than the request", P::SERVICE);
-            return failed(CallError::Protocol { detail });
-        }
-        let origin = Origin {
-            sender: incoming.sender,
-            chain: chain_from_hops(incoming.chain),
-            deadline: incoming.budget.map(|budget| system.deadlines.deadline(budget)),
-        };
-        let reply = incoming
-            .request
-            .map(|id| Arc::new(ReplySlot::forward(forward::<P>(id, link.clone(), codec.encode_response))));
-        match post.try_post(Envelope { request, reply, origin }) {
+        match post.try_post(envelope) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(Undelivered::Full),
             Err(TrySendError::Stopped(_)) => failed(CallError::ActorStopped),
+        }
+    }
+
+    fn try_deliver_many(
+        &self,
+        incoming: &[Incoming<'_>],
+        link: &Arc<dyn Link>,
+        failed: &mut dyn FnMut(usize, CallError),
+    ) -> usize {
+        if let [one] = incoming {
+            // A lone request (a call waiting for its reply): nothing to
+            // gather.
+            return match self.try_deliver(*one, link) {
+                Ok(()) => 1,
+                Err(Undelivered::Full) => 0,
+                Err(Undelivered::Failed(error)) => {
+                    failed(0, error);
+                    1
+                }
+            };
+        }
+        let post = self.post.upgrade();
+        let Some((post, system)) = post.as_ref().and_then(|post| Some((post, post.system()?))) else {
+            (0..incoming.len()).for_each(|at| failed(at, CallError::ActorStopped));
+            return incoming.len();
+        };
+        // The requests decoded and not yet queued: those just before `at`.
+        let mut pending = VecDeque::with_capacity(incoming.len());
+        for (at, one) in incoming.iter().enumerate() {
+            match envelope::<P>(self.id, system, *one, link) {
+                Ok(envelope) => pending.push_back(envelope),
+                Err(error) => {
+                    // What came before it is queued first, keeping the order.
+                    if !post_pending(&**post, &mut pending, at, failed) {
+                        return at - pending.len();
+                    }
+                    failed(at, error);
+                }
+            }
+        }
+        if post_pending(&**post, &mut pending, incoming.len(), failed) {
+            incoming.len()
+        } else {
+            incoming.len() - pending.len()
         }
     }
 
@@ -173,6 +219,63 @@ impl<P: Protocol> Inbound for Served<P> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Checks and decodes a request for actor `id`.
+fn envelope<P: Protocol>(
+    id: ActorId,
+    system: &Arc<SystemShared>,
+    incoming: Incoming<'_>,
+    link: &Arc<dyn Link>,
+) -> Result<Envelope<P>, CallError> {
+    if incoming.fingerprint != P::FINGERPRINT {
+        return Err(fingerprint_mismatch(P::SERVICE, P::FINGERPRINT, incoming.fingerprint));
+    }
+    let Some(codec) = P::CODEC else {
+        let detail = format!("`{}` is `#[actor(local)]`", P::SERVICE);
+        return Err(CallError::Protocol { detail });
+    };
+    if incoming.budget == Some(Duration::ZERO) {
+        return Err(CallError::Timeout);
+    }
+    if let Some(chain) = cycle(incoming.chain, id) {
+        return Err(CallError::Deadlock { chain });
+    }
+    let request = decoding(system, link, || (codec.decode_request)(incoming.payload))?;
+    if request.method().id != incoming.method {
+        let detail = format!("the header names another method of `{}` than the request", P::SERVICE);
+        return Err(CallError::Protocol { detail });
+    }
+    let origin = Origin {
+        sender: incoming.sender,
+        chain: chain_from_hops(incoming.chain),
+        deadline: incoming.budget.map(|budget| system.deadlines.deadline(budget)),
+    };
+    let reply = incoming
+        .request
+        .map(|request| Arc::new(ReplySlot::forward(forward::<P>(request, link.clone(), codec.encode_response))));
+    Ok(Envelope { request, reply, origin })
+}
+
+/// Queues `pending`, the requests just before index `end` of a run, in
+/// one go. Returns `false` when the mailbox is full: what did not fit stays
+/// in `pending`. A stopped actor fails them all.
+fn post_pending<P: Protocol>(
+    post: &dyn Post<P>,
+    pending: &mut VecDeque<Envelope<P>>,
+    end: usize,
+    failed: &mut dyn FnMut(usize, CallError),
+) -> bool {
+    match post.try_post_many(pending) {
+        Ok(()) => true,
+        Err(TrySendError::Full(())) => false,
+        Err(TrySendError::Stopped(())) => {
+            let start = end - pending.len();
+            pending.clear();
+            (start..end).for_each(|at| failed(at, CallError::ActorStopped));
+            true
+        }
     }
 }
 
