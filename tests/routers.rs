@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use courier::prelude::*;
-use courier::{Router, Routing, SpawnError};
+use courier::{Directive, Router, Routing, SpawnError, Supervisor};
 use tokio::time::timeout;
 
 const BOUND: Duration = Duration::from_secs(10);
@@ -194,6 +194,27 @@ async fn pool_workers_restart_and_stop_with_their_router() -> Result<(), Box<dyn
     router.stop();
     timeout(BOUND, router.wait_stopped()).await?;
     assert_eq!(router.whoami().await, Err(CallError::ActorStopped));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pool_supervisor_can_let_a_failing_worker_go_and_keep_the_rest() -> Result<(), Box<dyn std::error::Error>> {
+    let system = System::new();
+    let stop_failed = Supervisor::one_for_one().decide(|_| Directive::Stop);
+    let router: Router<ShardRef> = system.pool(3, Routing::round_robin().supervisor(stop_failed), Store::default)?;
+    assert!(matches!(router.explode().await, Err(CallError::ActorFailed { .. })));
+    let shrunk = async {
+        while router.routees().len() > 2 {
+            tokio::task::yield_now().await;
+        }
+    };
+    timeout(BOUND, shrunk).await?;
+    // The two others still serve, and the router stays up.
+    let mut seen = HashSet::new();
+    for _ in 0..4 {
+        seen.insert(router.whoami().await?);
+    }
+    assert_eq!(seen.len(), 2);
     Ok(())
 }
 

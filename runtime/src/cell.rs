@@ -81,7 +81,7 @@ impl<A: Actor> Cell for Mailbox<A> {
     }
 
     fn supervisor(&self) -> Supervisor {
-        A::supervisor()
+        Mailbox::supervisor(self)
     }
 
     fn children_restarts(&self) -> Restarts {

@@ -37,7 +37,7 @@ use crate::deadline::Watched;
 use crate::events::ActorTerminated;
 use crate::letter::Letter;
 use crate::reply::Expire;
-use crate::supervision::Restarts;
+use crate::supervision::{Restarts, Supervisor};
 use crate::system::SystemShared;
 use crate::timers::IdleSetting;
 use crate::watch::{ExitReason, Terminated, Watchee, Watcher, Watches};
@@ -117,6 +117,9 @@ struct Inbox<A: Actor> {
 struct Children {
     by_seq: HashMap<u64, Arc<dyn Cell>>,
     restarts: Restarts,
+    /// How this actor supervises them, when not its type's
+    /// [`Actor::supervisor`] (a router's pool).
+    supervisor: Option<Supervisor>,
 }
 
 /// What the actor's task touches.
@@ -559,6 +562,19 @@ impl<A: Actor> Mailbox<A> {
     /// The restarts of this actor's children together.
     pub(crate) fn children_restarts(&self) -> Restarts {
         self.inbox().children.get_or_insert_default().restarts.clone()
+    }
+
+    /// How this actor supervises its children: `A::supervisor()` unless
+    /// [`supervise_with`](Mailbox::supervise_with) set another.
+    pub(crate) fn supervisor(&self) -> Supervisor {
+        let set = self.inbox().children.as_ref().and_then(|children| children.supervisor.clone());
+        set.unwrap_or_else(A::supervisor)
+    }
+
+    /// Supervises this actor's children with `supervisor` instead of its
+    /// type's.
+    pub(crate) fn supervise_with(&self, supervisor: Supervisor) {
+        self.inbox().children.get_or_insert_default().supervisor = Some(supervisor);
     }
 
     /// Restarts every child but `except`.

@@ -10,9 +10,10 @@
 //! straight into the chosen routee's mailbox, with no hop through the
 //! router. The router itself is an actor that only keeps its routees: it
 //! watches them and drops each one that ends, stops once none is left, and
-//! its pool workers are its children (restarted by the default
-//! [`Supervisor`](crate::Supervisor); a worker failing beyond that fails the
-//! router, which then stops with its pool).
+//! its pool workers are its children, supervised as
+//! [`Routing::supervisor`] says (by default, restarted up to 3 times within
+//! 10 s; a worker failing beyond that fails the router, which then stops
+//! with its pool).
 
 mod post;
 mod ring;
@@ -29,16 +30,18 @@ use crate::mailbox::Mailbox;
 use crate::protocol::{Dispatch, Protocol};
 use crate::recipient::{Recipient, ServiceRef};
 use crate::watch::Terminated;
-use crate::{Actor, ActorId, Context, SpawnError, System};
+use crate::{Actor, ActorId, Context, SpawnError, Supervisor, System};
 
 pub(crate) use post::RouterPost;
 use ring::{Ring, stable_hash};
 
 type KeyOf<P> = Arc<dyn Fn(&P) -> u64 + Send + Sync>;
 
-/// How a router picks the routee of each message.
+/// How a router picks the routee of each message (and, for a pool, how it
+/// supervises its workers).
 pub struct Routing<P: Protocol> {
     strategy: Strategy<P>,
+    supervisor: Option<Supervisor>,
 }
 
 enum Strategy<P: Protocol> {
@@ -56,7 +59,7 @@ impl<P: Protocol> Clone for Routing<P> {
             Strategy::Broadcast => Strategy::Broadcast,
             Strategy::ConsistentHash(key) => Strategy::ConsistentHash(key.clone()),
         };
-        Routing { strategy }
+        Routing { strategy, supervisor: self.supervisor.clone() }
     }
 }
 
@@ -76,13 +79,13 @@ impl<P: Protocol> Routing<P> {
     /// Each routee in turn. A routee whose mailbox is full is passed over
     /// for the next; a sender waits only when every routee is full.
     pub fn round_robin() -> Self {
-        Routing { strategy: Strategy::RoundRobin }
+        Routing { strategy: Strategy::RoundRobin, supervisor: None }
     }
 
     /// A routee drawn at random for each message (passed over when full,
     /// like round robin).
     pub fn random() -> Self {
-        Routing { strategy: Strategy::Random }
+        Routing { strategy: Strategy::Random, supervisor: None }
     }
 
     /// Every routee gets every message. A call's caller gets the first
@@ -91,7 +94,7 @@ impl<P: Protocol> Routing<P> {
     /// that copy is a dead letter. Copies are made through the service's
     /// wire codec, so the service must not be `#[actor(local)]`.
     pub fn broadcast() -> Self {
-        Routing { strategy: Strategy::Broadcast }
+        Routing { strategy: Strategy::Broadcast, supervisor: None }
     }
 
     /// The routee that owns the message's key on a hash ring: messages with
@@ -99,7 +102,18 @@ impl<P: Protocol> Routing<P> {
     /// a routee leaving moves only its own keys. `key` picks the key out of
     /// the request (match on the service's request enum).
     pub fn consistent_hash<K: Hash>(key: impl Fn(&P) -> K + Send + Sync + 'static) -> Self {
-        Routing { strategy: Strategy::ConsistentHash(Arc::new(move |request| stable_hash(&key(request)))) }
+        let key: KeyOf<P> = Arc::new(move |request| stable_hash(&key(request)));
+        Routing { strategy: Strategy::ConsistentHash(key), supervisor: None }
+    }
+
+    /// How a pool's router supervises its workers, instead of the default
+    /// [`Supervisor`] (under which a worker failing more than 3 times within
+    /// 10 s fails the router, and the pool stops). A worker the supervisor
+    /// stops leaves the pool. A group ignores it: its routees have parents
+    /// of their own.
+    pub fn supervisor(mut self, supervisor: Supervisor) -> Self {
+        self.supervisor = Some(supervisor);
+        self
     }
 }
 
@@ -282,7 +296,11 @@ where
 {
     check(size, &routing)?;
     let factory = Arc::new(factory);
+    let supervisor = routing.supervisor.clone();
     spawn(system, parent, routing, |cell: &Arc<Mailbox<Keeper<R::Protocol>>>| {
+        if let Some(supervisor) = supervisor {
+            cell.supervise_with(supervisor);
+        }
         let keeper: Arc<dyn Cell> = cell.clone();
         let mut workers = Vec::with_capacity(size);
         for _ in 0..size {
