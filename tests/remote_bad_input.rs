@@ -32,9 +32,9 @@ use std::time::Duration;
 
 use courier::prelude::*;
 use courier::{ActorId, CallError, Codec, NetworkStats, NodeBuilder, Protocol};
-use courier_transport::envelope::{self, ArchivedKind, Envelope, Header, Kind, Target};
+use courier_transport::envelope::{self, ArchivedKind, Envelope, Header, Kind, StreamRoute, Target};
 use courier_transport::frame::{self, DEFAULT_MAX_FRAME, Decoder, PREFIX_LEN};
-use courier_transport::hello::{self, Hello};
+use courier_transport::hello::{self, Hello, WIRE_VERSION};
 use courier_transport::tls::SERVER_NAME;
 use rkyv::rancor::Error as RkyvError;
 use rkyv::util::AlignedVec;
@@ -281,7 +281,7 @@ impl Attacker {
 
     /// The reply or failure for `request`.
     async fn answer(&mut self, request: u64) -> Envelope {
-        if let Some(at) = self.held.iter().position(|envelope| envelope.header().request == request) {
+        if let Some(at) = self.held.iter().position(|envelope| envelope.request() == request) {
             return self.held.swap_remove(at);
         }
         loop {
@@ -290,7 +290,7 @@ impl Attacker {
                 .unwrap_or_else(|_| panic!("no answer to request {request}"))
                 .expect("the connection's streams are read");
             let envelope = received.unwrap_or_else(|error| panic!("the node sent bad bytes: {error}"));
-            if envelope.header().request == request {
+            if envelope.request() == request {
                 return envelope;
             }
             self.held.push(envelope);
@@ -300,18 +300,18 @@ impl Attacker {
     /// The failure of `request`.
     async fn failure(&mut self, request: u64) -> CallError {
         let envelope = self.answer(request).await;
-        assert_eq!(envelope.header().kind, ArchivedKind::Failure, "request {request}");
+        assert_eq!(envelope.kind(), ArchivedKind::Failure, "request {request}");
         rkyv::from_bytes::<CallError, RkyvError>(envelope.payload()).expect("an archived CallError")
     }
 
     /// The total `add` replied to `request`.
     async fn added(&mut self, request: u64) -> u64 {
         let envelope = self.answer(request).await;
-        if envelope.header().kind == ArchivedKind::Failure {
+        if envelope.kind() == ArchivedKind::Failure {
             let error = rkyv::from_bytes::<CallError, RkyvError>(envelope.payload());
             panic!("request {request} failed: {error:?}");
         }
-        assert_eq!(envelope.header().kind, ArchivedKind::Reply, "request {request}");
+        assert_eq!(envelope.kind(), ArchivedKind::Reply, "request {request}");
         match (codec().decode_response)(envelope.payload()).expect("a response") {
             CounterResponse::Add(total) => total,
             CounterResponse::Total(_) => panic!("the response of another method"),
@@ -323,7 +323,7 @@ impl Attacker {
         while let Ok(received) = self.frames.try_recv() {
             self.held.push(received.unwrap_or_else(|error| panic!("the node sent bad bytes: {error}")));
         }
-        let answered: Vec<_> = self.held.iter().filter(|envelope| envelope.header().request == request).collect();
+        let answered: Vec<_> = self.held.iter().filter(|envelope| envelope.request() == request).collect();
         assert!(answered.is_empty(), "request {request} was answered: {answered:?}");
     }
 
@@ -341,12 +341,12 @@ async fn read_streams(connection: quinn::Connection, frames: mpsc::UnboundedSend
 }
 
 async fn read_stream(mut stream: quinn::RecvStream, frames: mpsc::UnboundedSender<Received>) {
-    let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+    let (mut decoder, mut route) = (Decoder::new(DEFAULT_MAX_FRAME), StreamRoute::default());
     while let Ok(Some(chunk)) = stream.read_chunk(usize::MAX, true).await {
         let mut input = &chunk.bytes[..];
         loop {
             let received = match decoder.decode(&mut input) {
-                Ok(Some(frame)) => Envelope::check(frame).map_err(|error| error.to_string()),
+                Ok(Some(frame)) => Envelope::check_on(frame, &mut route).map_err(|error| error.to_string()),
                 Ok(None) => break,
                 Err(error) => Err(error.to_string()),
             };
@@ -383,11 +383,11 @@ impl Rng {
 /// as framing and headers go: whether the stream breaks, how many frames
 /// fail the header check, and how many pass it.
 fn predict(bytes: &[u8], max: usize) -> (bool, u64, u64) {
-    let (mut decoder, mut input) = (Decoder::new(max), bytes);
+    let (mut decoder, mut input, mut route) = (Decoder::new(max), bytes, StreamRoute::default());
     let (mut invalid, mut valid) = (0, 0);
     loop {
         match decoder.decode(&mut input) {
-            Ok(Some(frame)) => match Envelope::check(frame) {
+            Ok(Some(frame)) => match Envelope::check_on(frame, &mut route) {
                 Ok(_) => valid += 1,
                 Err(_) => invalid += 1,
             },
@@ -561,7 +561,7 @@ async fn unknown_targets_and_methods_fail_with_typed_errors() {
 
     assert_eq!(attacker.added(15).await, 1);
     let found = attacker.answer(14).await;
-    assert_eq!(found.header().kind, ArchivedKind::Reply);
+    assert_eq!(found.kind(), ArchivedKind::Reply);
     let id = rkyv::from_bytes::<ActorId, RkyvError>(found.payload()).expect("an actor id");
     assert_eq!(id, node.counter.actor_id());
     for (request, header) in &not_found {
@@ -749,6 +749,30 @@ async fn broken_hellos_are_refused_and_silent_connections_time_out() {
     node.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hello_of_another_wire_version_is_refused() {
+    let node = Victim::start("version");
+    let before = node.stats();
+    let (endpoint, config) = raw_endpoint(&node.dir);
+    let connecting = endpoint.connect_with(config, node.addr(), SERVER_NAME).expect("a connection attempt");
+    let connection = timeout(BOUND, connecting).await.expect("TLS in time").expect("past TLS");
+    let (mut send, mut recv) = connection.open_bi().await.expect("a hello stream");
+    let ours = Hello { node: attacker_id(), listen: "127.0.0.1:1".to_owned(), served: Vec::new() };
+    let wire = hello::encode(&ours, WIRE_VERSION + 1).expect("a hello of another version");
+    send.write_all(&wire).await.expect("written");
+    let _ = send.finish();
+    // The node still says hello, so that a dialer can name both versions,
+    // then refuses the connection.
+    let theirs = timeout(BOUND, hello::receive(&mut recv)).await.expect("a hello in time");
+    assert!(theirs.is_ok(), "the node's hello: {theirs:?}");
+    timeout(BOUND, connection.closed()).await.expect("the node closes the connection");
+    let after = node.wait_for("the refusal", |stats| stats.refused_connections > before.refused_connections).await;
+    assert_eq!(changes(before, after), [("refused_connections", 1)]);
+    node.still_serves().await;
+    endpoint.close(0u32.into(), b"done");
+    node.stop().await;
+}
+
 /// One random stream's bytes, of several shapes: pure noise, a consistent
 /// prefix around noise, valid frames with bytes flipped, valid headers with
 /// noise as payload, and valid frames of any kind followed by noise.
@@ -890,10 +914,11 @@ async fn a_node_that_does_not_read_its_failures_is_cut_off() {
     timeout(BOUND, hello::receive(&mut recv)).await.expect("a hello in time").expect("their hello");
     let _ = send.finish();
 
-    // 100 000 calls to nobody, over 10 MiB: their failures are several
-    // times the node's 4 MiB queue limit.
+    // 300 000 calls to nobody, about 25 MiB: their failures (about 64
+    // bytes each with compact headers, 19 MiB in all) are over twice the
+    // node's 4 MiB queue limit, past which it cuts the attacker off.
     let one = frame(&call(1, Target::Name("nobody".to_owned())), &[]);
-    let flood: Vec<u8> = std::iter::repeat_n(&one[..], 100_000).flatten().copied().collect();
+    let flood: Vec<u8> = std::iter::repeat_n(&one[..], 300_000).flatten().copied().collect();
     let mut stream = connection.open_uni().await.expect("a stream");
     let sent = timeout(Duration::from_secs(5), async {
         stream.write_all(&flood).await.map_err(|error| error.to_string())?;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 use courier_runtime::{ActorId, ExitReason, System, Terminated, Watcher};
 use rkyv::rancor::Error as RkyvError;
 
-use crate::envelope::{ArchivedHeader, ArchivedKind, ArchivedTarget, Header, Kind};
+use crate::envelope::{ArchivedKind, EnvelopeRef, Header, Kind, TargetRef};
 use crate::inbound::answer_with_actor;
 use crate::lanes::lane_of;
 use crate::node::Shared;
@@ -25,29 +25,29 @@ use crate::peer::Peer;
 use crate::stats::Counters;
 
 /// Handles a `Spawn`, `Watch`, `Unwatch` or `Terminated` frame from `peer`.
-pub(crate) fn handle(shared: &Shared, system: Option<&System>, peer: &Peer, header: &ArchivedHeader, payload: &[u8]) {
+pub(crate) fn handle(shared: &Shared, system: Option<&System>, peer: &Peer, envelope: EnvelopeRef<'_>) {
     let Some(system) = system else { return };
-    match (&header.kind, &header.target) {
-        (ArchivedKind::Spawn, ArchivedTarget::Name(kind)) => {
-            let spawned = system.spawn_kind(kind, header.service.to_native(), header.fingerprint.to_native());
-            answer_with_actor(shared, peer, header.request.to_native(), spawned);
+    match (envelope.kind(), envelope.target()) {
+        (ArchivedKind::Spawn, TargetRef::Name(kind)) => {
+            let spawned = system.spawn_kind(kind, envelope.service(), envelope.fingerprint());
+            answer_with_actor(shared, peer, envelope.request(), spawned);
         }
-        (ArchivedKind::Watch, ArchivedTarget::Actor(seq)) => match shared.peer(peer.node) {
+        (ArchivedKind::Watch, TargetRef::Actor(seq)) => match shared.peer(peer.node) {
             Some(peer) => {
                 let watcher = RemoteWatcher { node: peer.node, peer: Arc::downgrade(&peer) };
-                system.watch_exported(seq.to_native(), Arc::new(watcher));
+                system.watch_exported(seq, Arc::new(watcher));
             }
             None => tracing::debug!(node = %peer.describe(), "a watch from a node that is gone"),
         },
-        (ArchivedKind::Unwatch, ArchivedTarget::Actor(seq)) => {
-            system.unwatch_exported(seq.to_native(), RemoteWatcher::id_of(peer.node));
+        (ArchivedKind::Unwatch, TargetRef::Actor(seq)) => {
+            system.unwatch_exported(seq, RemoteWatcher::id_of(peer.node));
         }
         (ArchivedKind::Terminated, _) => {
-            let Some(gone) = header.sender.as_ref().map(ActorId::from) else {
+            let Some(gone) = envelope.sender() else {
                 Counters::bump(&shared.counters.invalid_headers);
                 return;
             };
-            let reason = rkyv::from_bytes::<ExitReason, RkyvError>(payload).unwrap_or_else(|_| {
+            let reason = rkyv::from_bytes::<ExitReason, RkyvError>(envelope.payload()).unwrap_or_else(|_| {
                 Counters::bump(&shared.counters.invalid_payloads);
                 ExitReason::NotFound
             });

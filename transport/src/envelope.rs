@@ -30,8 +30,16 @@
 //! All integers are little-endian. A field that the flags or the target's
 //! tag say is absent must be zero, and nothing may follow what they
 //! announce, so that a header has exactly one encoding.
+//!
+//! A frame that goes the same way as the full header before it on its
+//! stream may instead carry a 16- or 24-byte compact header that leaves the
+//! route out ([`write_on`]); [`EnvelopeRef::check_on`] reads it with the
+//! route its stream remembers ([`StreamRoute`]).
 
+mod compact;
 mod layout;
+
+use std::time::Duration;
 
 use courier_runtime::ActorId;
 use courier_runtime::remote::{ArchivedHop, Hop};
@@ -40,6 +48,8 @@ use rkyv::rancor::Error as RkyvError;
 use rkyv::util::AlignedVec;
 use rkyv::vec::ArchivedVec;
 
+pub use self::compact::{ArchivedCompact, COMPACT_HEADER_LEN, StreamRoute, write_on};
+use self::compact::{COMPACT, Route, check_compact, compact_budget, compact_fixed};
 pub use self::layout::{ArchivedHeader, ArchivedName, ArchivedSender, ArchivedTarget, FIXED_HEADER_LEN, TargetRef};
 use self::layout::{HAS_BUDGET, HAS_CHAIN, NAME_AT, TARGET_AT, check_header, fixed};
 use crate::frame::{self, ALIGN, Frame, FrameRef};
@@ -151,30 +161,142 @@ pub enum EnvelopeError {
 #[derive(Debug, Clone, Copy)]
 pub struct EnvelopeRef<'a> {
     frame: FrameRef<'a>,
+    head: Head<'a>,
+}
+
+/// A validated header, read in place: a full one, or a compact one and the
+/// route of the full header before it on its stream.
+#[derive(Debug, Clone, Copy)]
+enum Head<'a> {
+    Full(&'a ArchivedHeader),
+    Compact(&'a ArchivedCompact, Route),
 }
 
 impl<'a> EnvelopeRef<'a> {
-    /// Validates `frame`'s header, once.
+    /// Validates `frame`'s header, once; a compact header is refused, as
+    /// there is no stream to take its route from.
     pub fn check(frame: FrameRef<'a>) -> Result<EnvelopeRef<'a>, EnvelopeError> {
-        check_header(frame.header())?;
-        Ok(EnvelopeRef { frame })
+        EnvelopeRef::check_on(frame, &mut StreamRoute::default())
     }
 
-    /// The header's fixed part, read in place.
-    pub fn header(&self) -> &'a ArchivedHeader {
-        // SAFETY: `check` validated these very bytes, and they are borrowed
-        // unchanged for `'a`.
-        unsafe { fixed(self.frame.header()) }
+    /// Validates `frame`'s header, once, as the next frame of the stream
+    /// whose last full header `stream` remembers: a compact header takes its
+    /// route from there, and a full one replaces it. A header that is not
+    /// valid makes `stream` forget its route, so that the compact frames
+    /// after it are refused too rather than sent where they may not belong.
+    pub fn check_on(frame: FrameRef<'a>, stream: &mut StreamRoute) -> Result<EnvelopeRef<'a>, EnvelopeError> {
+        let bytes = frame.header();
+        let checked = if bytes.get(1).is_some_and(|flags| flags & COMPACT != 0) {
+            match stream.last {
+                Some(route) => check_compact(bytes).map(|compact| Head::Compact(compact, route)),
+                None => Err(EnvelopeError::InvalidHeader),
+            }
+        } else {
+            // SAFETY: `fixed` is reached only once `check_header` accepted
+            // these very bytes, borrowed unchanged for `'a`.
+            check_header(bytes).map(|()| Head::Full(unsafe { fixed(bytes) }))
+        };
+        match checked {
+            Ok(head) => {
+                if let Head::Full(header) = head {
+                    stream.last = Route::of_archived(header);
+                }
+                Ok(EnvelopeRef { frame, head })
+            }
+            Err(error) => {
+                stream.forget();
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether the header was compact (its route taken from the stream).
+    pub fn is_compact(&self) -> bool {
+        matches!(self.head, Head::Compact(..))
+    }
+
+    /// A full header's fixed part, read in place; `None` for a compact one.
+    pub fn full_header(&self) -> Option<&'a ArchivedHeader> {
+        match self.head {
+            Head::Full(header) => Some(header),
+            Head::Compact(..) => None,
+        }
+    }
+
+    /// What the frame carries.
+    pub fn kind(&self) -> Kind {
+        match self.head {
+            Head::Full(header) => header.kind,
+            Head::Compact(header, _) => header.kind,
+        }
+    }
+
+    /// The request this frame starts or answers; 0 when none.
+    pub fn request(&self) -> u64 {
+        match self.head {
+            Head::Full(header) => header.request.to_native(),
+            Head::Compact(header, _) => header.request.to_native(),
+        }
+    }
+
+    /// The method id within the service.
+    pub fn method(&self) -> u32 {
+        match self.head {
+            Head::Full(header) => header.method.to_native(),
+            Head::Compact(header, _) => header.method.to_native(),
+        }
+    }
+
+    /// The service, by the hash of its name.
+    pub fn service(&self) -> u64 {
+        match self.head {
+            Head::Full(header) => header.service.to_native(),
+            Head::Compact(_, route) => route.service,
+        }
+    }
+
+    /// The sender's fingerprint of the service.
+    pub fn fingerprint(&self) -> u64 {
+        match self.head {
+            Head::Full(header) => header.fingerprint.to_native(),
+            Head::Compact(_, route) => route.fingerprint,
+        }
+    }
+
+    /// The calling actor, if the call came from one.
+    pub fn sender(&self) -> Option<ActorId> {
+        match self.head {
+            Head::Full(header) => header.sender.get(),
+            Head::Compact(_, route) => route.sender,
+        }
+    }
+
+    /// Time the call had left when it was sent, in microseconds; `None` for
+    /// a one-way request.
+    pub fn budget_micros(&self) -> Option<u64> {
+        match self.head {
+            Head::Full(header) => header.budget_micros(),
+            Head::Compact(header, _) => compact_budget(self.frame.header(), header),
+        }
+    }
+
+    /// [`budget_micros`](EnvelopeRef::budget_micros) as a duration.
+    pub fn budget(&self) -> Option<Duration> {
+        self.budget_micros().map(Duration::from_micros)
     }
 
     /// Where the frame goes.
     pub fn target(&self) -> TargetRef<'a> {
-        self.header().target.get()
+        match self.head {
+            Head::Full(header) => header.target.get(),
+            Head::Compact(_, Route { actor: Some(seq), .. }) => TargetRef::Actor(seq),
+            Head::Compact(_, Route { actor: None, .. }) => TargetRef::Node,
+        }
     }
 
     /// The actors waiting on this call, outermost first, read in place.
     pub fn chain(&self) -> &'a [ArchivedHop] {
-        let header = self.header();
+        let Head::Full(header) = self.head else { return &[] };
         if !header.has_chain() {
             return &[];
         }
@@ -193,24 +315,46 @@ impl<'a> EnvelopeRef<'a> {
 #[derive(Debug)]
 pub struct Envelope {
     frame: Frame,
+    /// For a compact header, the route it was read with.
+    route: Option<Route>,
 }
 
 impl Envelope {
-    /// Validates `frame`'s header, once.
+    /// Validates `frame`'s header, once; a compact header is refused.
     pub fn check(frame: Frame) -> Result<Envelope, EnvelopeError> {
-        check_header(frame.header())?;
-        Ok(Envelope { frame })
+        Envelope::check_on(frame, &mut StreamRoute::default())
+    }
+
+    /// Validates `frame`'s header, once, as the next frame of the stream
+    /// `stream` describes (see [`EnvelopeRef::check_on`]).
+    pub fn check_on(frame: Frame, stream: &mut StreamRoute) -> Result<Envelope, EnvelopeError> {
+        let route = match EnvelopeRef::check_on(frame.view(), stream)?.head {
+            Head::Full(_) => None,
+            Head::Compact(_, route) => Some(route),
+        };
+        Ok(Envelope { frame, route })
     }
 
     /// The envelope, borrowed.
     pub fn view(&self) -> EnvelopeRef<'_> {
-        // Validated by `check`, and owned unchanged since.
-        EnvelopeRef { frame: self.frame.view() }
+        let bytes = self.frame.header();
+        // SAFETY: `check_on` validated these bytes as the kind of header
+        // `route` says, and they are owned unchanged since.
+        let head = match self.route {
+            None => Head::Full(unsafe { fixed(bytes) }),
+            Some(route) => Head::Compact(unsafe { compact_fixed(bytes) }, route),
+        };
+        EnvelopeRef { frame: self.frame.view(), head }
     }
 
-    /// The header's fixed part, read in place.
-    pub fn header(&self) -> &ArchivedHeader {
-        self.view().header()
+    /// What the frame carries.
+    pub fn kind(&self) -> Kind {
+        self.view().kind()
+    }
+
+    /// The request this frame starts or answers; 0 when none.
+    pub fn request(&self) -> u64 {
+        self.view().request()
     }
 
     /// Where the frame goes.
@@ -302,156 +446,4 @@ pub fn write(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use proptest::prelude::*;
-
-    use courier_runtime::service_key;
-
-    use super::*;
-    use crate::frame::{DEFAULT_MAX_FRAME, Decoder};
-
-    fn call() -> Header {
-        Header {
-            kind: Kind::Call,
-            request: 42,
-            target: Target::Name("lobby".to_owned()),
-            service: service_key("ChatRoom"),
-            fingerprint: 3,
-            method: 7,
-            sender: Some(ActorId { node: 1, seq: 2 }),
-            chain: vec![Hop { actor: ActorId { node: 1, seq: 2 }, label: "client".to_owned() }],
-            budget_micros: Some(5_000_000),
-        }
-    }
-
-    fn one_frame(wire: &[u8]) -> Frame {
-        let mut input = wire;
-        Decoder::new(DEFAULT_MAX_FRAME).decode(&mut input).expect("a frame").expect("whole")
-    }
-
-    fn header_bytes(header: &Header) -> Vec<u8> {
-        let mut wire = Vec::new();
-        write(header, b"", &mut wire, &mut AlignedVec::new()).expect("written");
-        one_frame(&wire).header().to_vec()
-    }
-
-    #[test]
-    fn the_header_is_read_in_place_and_the_payload_left_alone() {
-        let payload = rkyv::to_bytes::<RkyvError>(&(7u64, "hello".to_owned())).expect("archived");
-        let (mut wire, mut scratch) = (Vec::new(), AlignedVec::new());
-        write(&call(), &payload, &mut wire, &mut scratch).expect("written");
-        // The scratch buffer is reused: a second frame reads back the same.
-        write(&call(), &payload, &mut wire, &mut scratch).expect("written again");
-        let mut input = &wire[..];
-        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
-        let first = decoder.decode(&mut input).expect("a frame").expect("whole");
-        let second = decoder.next(&mut input).expect("a frame").expect("whole");
-        assert_eq!(first.view(), second);
-        let envelope = Envelope::check(one_frame(&wire)).expect("a valid header");
-        let header = envelope.header();
-        assert_eq!(header.kind, ArchivedKind::Call);
-        assert_eq!(header.request, 42);
-        let route = (header.service.to_native(), header.fingerprint.to_native(), header.method.to_native());
-        assert_eq!(route, (service_key("ChatRoom"), 3, 7));
-        assert_eq!(header.sender.get(), Some(ActorId { node: 1, seq: 2 }));
-        assert!(matches!(&header.target, ArchivedTarget::Name(name) if &**name == "lobby"));
-        assert_eq!(header.budget(), Some(Duration::from_secs(5)));
-        assert_eq!(envelope.target(), TargetRef::Name("lobby"));
-        assert_eq!(envelope.chain()[0].label, "client");
-        let back = rkyv::from_bytes::<(u64, String), RkyvError>(envelope.payload()).expect("the payload");
-        assert_eq!(back, (7, "hello".to_owned()));
-    }
-
-    #[test]
-    fn every_target_and_option_reads_back() {
-        let tell = Header { target: Target::Actor(9), ..Header::control(Kind::Tell, 0) };
-        for header in [tell, Header::control(Kind::Reply, 5), call()] {
-            let mut wire = Vec::new();
-            write(&header, &[1; 20], &mut wire, &mut AlignedVec::new()).expect("written");
-            let frame = one_frame(&wire);
-            let envelope = EnvelopeRef::check(frame.view()).expect("valid");
-            let read = envelope.header();
-            assert_eq!((read.kind, read.request.to_native()), (header.kind, header.request));
-            assert_eq!((read.sender.get(), read.budget_micros()), (header.sender, header.budget_micros));
-            let target = match &header.target {
-                Target::Node => TargetRef::Node,
-                Target::Actor(seq) => TargetRef::Actor(*seq),
-                Target::Name(name) => TargetRef::Name(name),
-            };
-            assert_eq!(envelope.target(), target);
-            assert_eq!(envelope.chain().len(), header.chain.len());
-            assert_eq!(envelope.payload(), &[1; 20]);
-        }
-        let mut wire = Vec::new();
-        write(&Header::control(Kind::Reply, 5), &[1; 20], &mut wire, &mut AlignedVec::new()).expect("written");
-        assert_eq!(wire.len(), frame::PREFIX_LEN + 80 + 20, "the fixed part, padded to 16");
-    }
-
-    #[test]
-    fn a_header_of_garbage_is_refused() {
-        let mut wire = Vec::new();
-        frame::encode(&[0xff; 40], b"", &mut wire);
-        assert_eq!(Envelope::check(one_frame(&wire)).map(|_| ()), Err(EnvelopeError::InvalidHeader));
-    }
-
-    #[test]
-    fn a_header_has_one_encoding() {
-        let tell = header_bytes(&Header { target: Target::Actor(9), ..Header::control(Kind::Tell, 0) });
-        let check = |bytes: &[u8]| {
-            let mut wire = Vec::new();
-            frame::encode(bytes, b"", &mut wire);
-            Envelope::check(one_frame(&wire)).map(|_| ())
-        };
-        assert_eq!(check(&tell), Ok(()));
-        for (at, value) in [(0, 10), (1, 4), (1, 1 << 7), (2, 1), (17, 1), (48, 1), (64, 1), (16, 3)] {
-            let mut bad = tell.clone();
-            bad[at] = value;
-            assert_eq!(check(&bad), Err(EnvelopeError::InvalidHeader), "byte {at} = {value}");
-        }
-        let mut longer = tell.clone();
-        longer.push(0);
-        assert_eq!(check(&longer), Err(EnvelopeError::InvalidHeader), "bytes after the header");
-        let name = header_bytes(&Header { target: Target::Name("ab".to_owned()), ..Header::control(Kind::Call, 1) });
-        assert_eq!(check(&name), Ok(()));
-        let mut bad = name.clone();
-        bad[FIXED_HEADER_LEN] = 0xff;
-        assert_eq!(check(&bad), Err(EnvelopeError::InvalidHeader), "a name that is not UTF-8");
-        let mut bad = name.clone();
-        bad[NAME_AT] += 1;
-        assert_eq!(check(&bad), Err(EnvelopeError::InvalidHeader), "a name elsewhere");
-        let mut bad = name;
-        bad[NAME_AT + 4] = 3;
-        assert_eq!(check(&bad), Err(EnvelopeError::InvalidHeader), "a name longer than the header");
-    }
-
-    proptest! {
-        /// Any header bytes: refused or accepted, never a panic; an accepted
-        /// header can be read whole.
-        #[test]
-        fn arbitrary_headers_never_panic(header in proptest::collection::vec(any::<u8>(), 1..256)) {
-            let mut wire = Vec::new();
-            frame::encode(&header, b"", &mut wire);
-            if let Ok(envelope) = Envelope::check(one_frame(&wire)) {
-                let header = envelope.header();
-                let _ = (header.request, header.sender.get(), envelope.chain().len(), format!("{:?}", header.target));
-            }
-        }
-
-        /// A valid header with bytes flipped: refused or still readable.
-        #[test]
-        fn corrupted_headers_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
-            let mut header = header_bytes(&call());
-            for (at, bits) in flips {
-                let len = header.len();
-                header[at % len] ^= bits;
-            }
-            let mut wire = Vec::new();
-            frame::encode(&header, b"", &mut wire);
-            if let Ok(envelope) = Envelope::check(one_frame(&wire)) {
-                let _ = (format!("{:?}", envelope.header()), envelope.target(), envelope.chain().len());
-            }
-        }
-    }
-}
+mod tests;

@@ -16,7 +16,7 @@ use courier_runtime::remote::{Inbound, InboundTarget, Incoming, Link, Undelivere
 use courier_runtime::{ActorId, CallError, System};
 use rkyv::rancor::Error as RkyvError;
 
-use crate::envelope::{ArchivedKind, EnvelopeRef, TargetRef};
+use crate::envelope::{ArchivedKind, EnvelopeRef, StreamRoute, TargetRef};
 use crate::frame::{Decoder, Frames};
 use crate::node::Shared;
 use crate::peer::Peer;
@@ -35,6 +35,8 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
     let link: Arc<dyn Link> = peer.clone();
     let mut decoder = Decoder::new(shared.config.max_frame);
     let mut route: Route = None;
+    // The route compact headers on this stream leave out.
+    let mut stream_route = StreamRoute::default();
     loop {
         let chunk = match stream.read_chunk(usize::MAX, true).await {
             Ok(Some(chunk)) => chunk,
@@ -53,7 +55,7 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
             // is gone (its frames are then dropped).
             let system = shared.system.upgrade();
             let mut reader = Reader { shared: &shared, system: system.as_ref(), peer: &peer, link: &link, unsaid: 0 };
-            reader.route_all(frames, &mut route).await;
+            reader.route_all(frames, &mut route, &mut stream_route).await;
         }
         if let Some(error) = error {
             Counters::bump(&shared.counters.broken_streams);
@@ -79,20 +81,19 @@ impl Reader<'_> {
     /// Routes a chunk's frames in order. Consecutive requests for one actor
     /// and service (the common case: a stream carries one pair) go to its
     /// mailbox together.
-    async fn route_all(&mut self, frames: Frames<'_>, route: &mut Route) {
+    async fn route_all(&mut self, frames: Frames<'_>, route: &mut Route, stream: &mut StreamRoute) {
         let mut run: Vec<Incoming<'_>> = Vec::new();
         let mut run_key = (0, 0);
         for frame in frames.iter() {
-            let Ok(envelope) = EnvelopeRef::check(frame) else {
+            let Ok(envelope) = EnvelopeRef::check_on(frame, stream) else {
                 Counters::bump(&self.shared.counters.invalid_headers);
                 tracing::debug!(node = %self.peer.describe(), "dropped a frame whose header is not valid");
                 continue;
             };
             self.unsaid += 1;
-            let header = envelope.header();
-            let request = matches!(header.kind, ArchivedKind::Call | ArchivedKind::Tell) && self.system.is_some();
+            let request = matches!(envelope.kind(), ArchivedKind::Call | ArchivedKind::Tell) && self.system.is_some();
             if let (true, TargetRef::Actor(seq)) = (request, envelope.target()) {
-                let key = (seq, header.service.to_native());
+                let key = (seq, envelope.service());
                 if key != run_key && !run.is_empty() {
                     self.deliver_run(run_key, &run, route).await;
                     run.clear();
@@ -153,14 +154,13 @@ impl Reader<'_> {
 
 /// A request's header and payload, as its actor's service reads them.
 fn incoming(envelope: EnvelopeRef<'_>) -> Incoming<'_> {
-    let header = envelope.header();
     Incoming {
-        request: (header.kind == ArchivedKind::Call).then(|| header.request.to_native()),
-        method: header.method.to_native(),
-        fingerprint: header.fingerprint.to_native(),
-        sender: header.sender.get(),
+        request: (envelope.kind() == ArchivedKind::Call).then(|| envelope.request()),
+        method: envelope.method(),
+        fingerprint: envelope.fingerprint(),
+        sender: envelope.sender(),
         chain: envelope.chain(),
-        budget: header.budget(),
+        budget: envelope.budget(),
         payload: envelope.payload(),
     }
 }
@@ -174,9 +174,8 @@ async fn handle(
     link: &Arc<dyn Link>,
     envelope: EnvelopeRef<'_>,
 ) {
-    let header = envelope.header();
-    let request = header.request.to_native();
-    match header.kind {
+    let request = envelope.request();
+    match envelope.kind() {
         ArchivedKind::Call | ArchivedKind::Tell => {
             let Some(system) = system else { return };
             deliver(shared, peer, link, system, envelope).await;
@@ -198,15 +197,13 @@ async fn handle(
         ArchivedKind::Resolve => {
             let Some(system) = system else { return };
             let found = match envelope.target() {
-                TargetRef::Name(name) => {
-                    system.resolve_served(name, header.service.to_native(), header.fingerprint.to_native())
-                }
+                TargetRef::Name(name) => system.resolve_served(name, envelope.service(), envelope.fingerprint()),
                 _ => Err(CallError::NotFound { what: "a lookup names no actor".to_owned() }),
             };
             answer_with_actor(shared, peer, request, found);
         }
         ArchivedKind::Spawn | ArchivedKind::Watch | ArchivedKind::Unwatch | ArchivedKind::Terminated => {
-            crate::control::handle(shared, system, peer, header, envelope.payload());
+            crate::control::handle(shared, system, peer, envelope);
         }
         ArchivedKind::Hello => {
             Counters::bump(&shared.counters.invalid_headers);
@@ -237,11 +234,10 @@ pub(crate) fn answer_with_actor(shared: &Shared, peer: &Peer, request: u64, foun
 /// Routes a call or one-way request by name (or naming no actor) to its
 /// actor, waiting for room in a full mailbox.
 async fn deliver(shared: &Shared, peer: &Peer, link: &Arc<dyn Link>, system: &System, envelope: EnvelopeRef<'_>) {
-    let header = envelope.header();
     let one = incoming(envelope);
     let found = match envelope.target() {
-        TargetRef::Actor(seq) => system.inbound(InboundTarget::Actor(seq), header.service.to_native()),
-        TargetRef::Name(name) => system.inbound(InboundTarget::Name(name), header.service.to_native()),
+        TargetRef::Actor(seq) => system.inbound(InboundTarget::Actor(seq), envelope.service()),
+        TargetRef::Name(name) => system.inbound(InboundTarget::Name(name), envelope.service()),
         TargetRef::Node => Err(CallError::NotFound { what: "a request names no actor".to_owned() }),
     };
     let inbound = match found {

@@ -22,7 +22,7 @@ use courier_runtime::ActorId;
 use rkyv::util::AlignedVec;
 use tokio::sync::Notify;
 
-use crate::envelope::{self, EnvelopeError, Header};
+use crate::envelope::{self, EnvelopeError, Header, StreamRoute};
 
 /// Bytes queued over all lanes before senders must wait: 4 MiB.
 pub const DEFAULT_QUEUE_LIMIT: usize = 4 << 20;
@@ -58,6 +58,10 @@ struct Queue {
     unpublished: usize,
     /// The call chain's archive on its way into `frames`.
     scratch: AlignedVec,
+    /// The route of the last full header in `frames`: frames that repeat it
+    /// get a compact header. Forgotten whenever `frames` is taken, so that
+    /// every batch starts with a full header, whichever stream carries it.
+    route: StreamRoute,
 }
 
 /// Why a frame was not queued.
@@ -115,8 +119,8 @@ impl Lanes {
         let mut queue = lock(&lane.queue);
         let was_empty = queue.frames.is_empty();
         let before = queue.frames.len();
-        let Queue { frames, unpublished, scratch } = &mut *queue;
-        envelope::write(header, payload, frames, scratch)?;
+        let Queue { frames, unpublished, scratch, route } = &mut *queue;
+        envelope::write_on(header, payload, frames, scratch, route)?;
         *unpublished += frames.len() - before;
         if *unpublished >= self.publish_every {
             self.queued.fetch_add(std::mem::take(unpublished), Ordering::AcqRel);
@@ -140,6 +144,7 @@ impl Lanes {
                 if !queue.frames.is_empty() {
                     self.queued.fetch_add(std::mem::take(&mut queue.unpublished), Ordering::AcqRel);
                     std::mem::swap(&mut queue.frames, batch);
+                    queue.route.forget();
                     return;
                 }
             }
@@ -158,6 +163,9 @@ impl Lanes {
     pub fn put_back(&self, lane: usize, batch: &mut Vec<u8>) {
         let lane = &self.lanes[lane % self.lanes.len()];
         let mut queue = lock(&lane.queue);
+        // Both parts start with a full header (the route was forgotten when
+        // `batch` was taken), and the lane's route still describes the last
+        // frame, which stays last.
         batch.extend_from_slice(&queue.frames);
         std::mem::swap(&mut queue.frames, batch);
         batch.clear();
@@ -188,6 +196,7 @@ impl Lanes {
             dropped += queue.frames.len();
             counted += queue.frames.len() - std::mem::take(&mut queue.unpublished);
             queue.frames.clear();
+            queue.route.forget();
         }
         self.queued.fetch_sub(counted.min(self.queued()), Ordering::AcqRel);
         self.wake_all();
@@ -218,7 +227,7 @@ mod tests {
     use std::task::Waker;
 
     use super::*;
-    use crate::envelope::{Kind, Target};
+    use crate::envelope::{Kind, StreamRoute, Target};
     use crate::frame::{DEFAULT_MAX_FRAME, Decoder};
 
     fn tell(request: u64) -> Header {
@@ -235,6 +244,17 @@ mod tests {
         }
     }
 
+    /// The frames of one batch, read on one stream: (request, compact).
+    fn read_batch(batch: &[u8]) -> Vec<(u64, bool)> {
+        let (mut input, mut decoder, mut route) = (batch, Decoder::new(DEFAULT_MAX_FRAME), StreamRoute::default());
+        let mut read = Vec::new();
+        while let Some(frame) = decoder.decode(&mut input).expect("valid") {
+            let envelope = envelope::Envelope::check_on(frame, &mut route).expect("a header");
+            read.push((envelope.request(), envelope.view().is_compact()));
+        }
+        read
+    }
+
     #[tokio::test]
     async fn frames_queued_while_busy_leave_together_in_order() {
         let lanes = Lanes::new(2, DEFAULT_QUEUE_LIMIT);
@@ -243,17 +263,35 @@ mod tests {
         }
         let mut batch = Vec::new();
         lanes.take(1, &mut batch).await;
-        let mut input = &batch[..];
-        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
-        for n in 0..3 {
-            let frame = decoder.decode(&mut input).expect("valid").expect("whole");
-            let envelope = envelope::Envelope::check(frame).expect("a header");
-            assert_eq!(envelope.header().request, n);
-        }
-        assert!(input.is_empty());
+        assert_eq!(read_batch(&batch), [(0, false), (1, true), (2, true)], "one route: compact after the first");
         assert_eq!(lanes.queued(), batch.len());
         lanes.written(batch.len());
         assert_eq!(lanes.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn every_batch_starts_with_a_full_header() {
+        let lanes = Lanes::new(1, DEFAULT_QUEUE_LIMIT);
+        let mut batch = Vec::new();
+        for n in 0..2 {
+            lanes.push(0, &tell(2 * n), b"", false).expect("queued");
+            lanes.push(0, &tell(2 * n + 1), b"", false).expect("queued");
+            lanes.take(0, &mut batch).await;
+            // Read alone, as if on a stream of its own.
+            assert_eq!(read_batch(&batch), [(2 * n, false), (2 * n + 1, true)]);
+            lanes.written(batch.len());
+            batch.clear();
+        }
+        // Taken, put back in front of frames queued since: still readable
+        // on any one stream.
+        lanes.push(0, &tell(4), b"", false).expect("queued");
+        lanes.take(0, &mut batch).await;
+        lanes.push(0, &tell(5), b"", false).expect("queued");
+        lanes.push(0, &tell(6), b"", false).expect("queued");
+        lanes.put_back(0, &mut batch);
+        lanes.push(0, &tell(7), b"", false).expect("queued");
+        lanes.take(0, &mut batch).await;
+        assert_eq!(read_batch(&batch), [(4, false), (5, false), (6, true), (7, true)]);
     }
 
     #[test]

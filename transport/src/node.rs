@@ -19,7 +19,7 @@ use rkyv::rancor::Error as RkyvError;
 use crate::backoff::Backoff;
 use crate::connection;
 use crate::envelope::{Header, Kind, Target};
-use crate::hello::{self, Hello, Served};
+use crate::hello::{self, Hello, HelloError, Served};
 use crate::peer::{Peer, expire_calls};
 use crate::stats::Counters;
 use crate::tls::SERVER_NAME;
@@ -118,7 +118,19 @@ impl Shared {
         let handshake = async {
             let connection = incoming.await.map_err(|error| error.to_string())?;
             let (mut send, mut recv) = connection.accept_bi().await.map_err(|error| error.to_string())?;
-            let theirs = hello::receive(&mut recv).await.map_err(|error| error.to_string())?;
+            let theirs = match hello::receive(&mut recv).await {
+                Ok(theirs) => theirs,
+                Err(error @ HelloError::Version { .. }) => {
+                    // Our hello still goes out, so that the dialer can say
+                    // which versions differ too; wait (within the timeout)
+                    // until it arrived before the connection is dropped.
+                    if hello::send(&mut send, &self.hello()).await.is_ok() && send.finish().is_ok() {
+                        let _ = send.stopped().await;
+                    }
+                    return Err(error.to_string());
+                }
+                Err(error) => return Err(error.to_string()),
+            };
             hello::send(&mut send, &self.hello()).await.map_err(|error| error.to_string())?;
             let _ = send.finish();
             Ok::<_, String>((connection, theirs))

@@ -27,9 +27,10 @@ pub(super) const TARGET_AT: usize = 16;
 /// Where a name's offset (counted from here) sits in the header.
 pub(super) const NAME_AT: usize = TARGET_AT + 4;
 
-/// The fixed part of a frame's header, read in place once validated (see
-/// the [module](self) for the layout). It can only be reached through an
-/// [`EnvelopeRef`] or [`Envelope`] whose header passed their `check`.
+/// The fixed part of a frame's header, read in place once validated (the
+/// `envelope` module describes the layout). It can only be reached through
+/// an [`EnvelopeRef`](super::EnvelopeRef) or [`Envelope`](super::Envelope)
+/// whose header passed their `check`.
 #[derive(Debug, CheckBytes)]
 #[bytecheck(crate = rkyv::bytecheck)]
 #[repr(C)]

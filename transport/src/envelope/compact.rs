@@ -1,0 +1,193 @@
+//! Compact headers: a frame that goes the same way as the full header before
+//! it on its stream leaves the route out.
+//!
+//! Every (sender, target) pair is hashed onto one stream and frames keep
+//! their order within it, so a run of frames on a stream mostly repeats one
+//! route (target, service, fingerprint, sender). A writer that wrote a full
+//! header on a stream may mark the next frames with the same route compact
+//! and write only what changes per frame:
+//!
+//! ```text
+//! 0   kind u8 | flags u8 (COMPACT, and HAS_BUDGET if any) | 0 u16 | method u32
+//! 8   request u64
+//! 16  budget in microseconds u64, only if flagged
+//! ```
+//!
+//! 16 or 24 bytes instead of 72, so the payload starts at byte 16 or 32 of
+//! the body instead of 80: a frame of a 32-byte payload shrinks from 120 to
+//! 56 bytes on the wire. A compact frame carries no call chain and never
+//! follows a frame addressed by name; a hello is always full.
+//!
+//! The reader keeps the route of the last full header per stream
+//! ([`StreamRoute`]) and fills it in. A compact frame with no full header
+//! before it on its stream, or after a frame that failed its check, is not
+//! valid: a route is never guessed.
+
+use courier_runtime::ActorId;
+use rkyv::bytecheck::CheckBytes;
+use rkyv::rancor::Failure;
+use rkyv::rend::{u32_le, u64_le};
+
+use super::layout::{ArchivedHeader, ArchivedTarget, HAS_BUDGET};
+use super::{EnvelopeError, Header, Kind, Target};
+use crate::frame;
+
+/// The header leaves the route out: it is the one of the last full header
+/// on the stream.
+pub(super) const COMPACT: u8 = 1 << 2;
+
+/// The bytes of a compact header without a budget.
+pub const COMPACT_HEADER_LEN: usize = 16;
+
+/// The fixed part of a compact header, read in place once validated.
+#[derive(Debug, CheckBytes)]
+#[bytecheck(crate = rkyv::bytecheck)]
+#[repr(C)]
+pub struct ArchivedCompact {
+    /// What the frame carries.
+    pub kind: Kind,
+    flags: u8,
+    reserved: [u8; 2],
+    /// The method id within the service.
+    pub method: u32_le,
+    /// The request this frame starts or answers; 0 when none.
+    pub request: u64_le,
+}
+
+// The layout the module documentation describes, and that `write` lays out.
+const _: () =
+    assert!(size_of::<ArchivedCompact>() == COMPACT_HEADER_LEN && align_of::<ArchivedCompact>() <= frame::ALIGN);
+
+impl ArchivedCompact {
+    /// Whether a budget follows.
+    pub(super) fn has_budget(&self) -> bool {
+        self.flags & HAS_BUDGET != 0
+    }
+}
+
+/// Where a frame goes and on whose behalf: what a compact header leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Route {
+    /// The actor's sequence number; `None` for the connection itself.
+    pub(super) actor: Option<u64>,
+    pub(super) service: u64,
+    pub(super) fingerprint: u64,
+    pub(super) sender: Option<ActorId>,
+}
+
+impl Route {
+    /// The route of `header`; `None` for a target by name, which a compact
+    /// header cannot repeat.
+    fn of(header: &Header) -> Option<Route> {
+        let actor = match header.target {
+            Target::Node => None,
+            Target::Actor(seq) => Some(seq),
+            Target::Name(_) => return None,
+        };
+        Some(Route { actor, service: header.service, fingerprint: header.fingerprint, sender: header.sender })
+    }
+
+    /// The route of a validated full header, as [`Route::of`].
+    pub(super) fn of_archived(header: &ArchivedHeader) -> Option<Route> {
+        let actor = match &header.target {
+            ArchivedTarget::Node => None,
+            ArchivedTarget::Actor(seq) => Some(seq.to_native()),
+            ArchivedTarget::Name(_) => return None,
+        };
+        let (service, fingerprint) = (header.service.to_native(), header.fingerprint.to_native());
+        Some(Route { actor, service, fingerprint, sender: header.sender.get() })
+    }
+}
+
+/// The route of the last full header on one stream, as its writer and its
+/// reader each keep it. A writer starts afresh ([`StreamRoute::default`])
+/// with every batch it hands to a stream, so that no batch depends on one
+/// written before it; a reader keeps one per stream for the stream's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamRoute {
+    pub(super) last: Option<Route>,
+}
+
+impl StreamRoute {
+    /// Forgets the route: the next frame is written, or must be read, full.
+    pub fn forget(&mut self) {
+        self.last = None;
+    }
+}
+
+/// Appends `header`'s frame with `payload` to `out` with a compact header if
+/// `stream`'s last full header has the same route, and a full one otherwise
+/// (see [`write`](super::write)), which `stream` then remembers.
+pub fn write_on(
+    header: &Header,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+    scratch: &mut rkyv::util::AlignedVec,
+    stream: &mut StreamRoute,
+) -> Result<(), EnvelopeError> {
+    let route = Route::of(header);
+    let compact = header.kind != Kind::Hello && header.chain.is_empty() && route.is_some() && route == stream.last;
+    if !compact {
+        super::write(header, payload, out, scratch)?;
+        stream.last = route;
+        return Ok(());
+    }
+    let mut bytes = [0u8; COMPACT_HEADER_LEN + 8];
+    bytes[0] = header.kind as u8;
+    bytes[1] = COMPACT;
+    bytes[4..8].copy_from_slice(&header.method.to_le_bytes());
+    bytes[8..16].copy_from_slice(&header.request.to_le_bytes());
+    let len = match header.budget_micros {
+        Some(budget) => {
+            bytes[1] |= HAS_BUDGET;
+            bytes[16..].copy_from_slice(&budget.to_le_bytes());
+            COMPACT_HEADER_LEN + 8
+        }
+        None => COMPACT_HEADER_LEN,
+    };
+    frame::encode(&bytes[..len], payload, out);
+    Ok(())
+}
+
+/// Checks `bytes` (a header at a 16-byte-aligned address whose flags say
+/// compact) once: the fixed part by bytecheck, then that it says nothing
+/// else than a compact header may, in exactly its bytes.
+pub(super) fn check_compact(bytes: &[u8]) -> Result<&ArchivedCompact, EnvelopeError> {
+    if bytes.len() < COMPACT_HEADER_LEN || bytes.as_ptr().align_offset(align_of::<ArchivedCompact>()) != 0 {
+        return Err(EnvelopeError::InvalidHeader);
+    }
+    // SAFETY: `bytes` holds at least `size_of::<ArchivedCompact>()` bytes,
+    // at an address aligned for it.
+    unsafe { ArchivedCompact::check_bytes(bytes.as_ptr().cast(), rkyv::rancor::Strategy::wrap(&mut ())) }
+        .map_err(|_: Failure| EnvelopeError::InvalidHeader)?;
+    // SAFETY: checked just above.
+    let header = unsafe { compact_fixed(bytes) };
+    let len = COMPACT_HEADER_LEN + if header.has_budget() { 8 } else { 0 };
+    let valid = header.flags & !(COMPACT | HAS_BUDGET) == 0
+        && header.reserved == [0, 0]
+        && header.kind != Kind::Hello
+        && bytes.len() == len;
+    if valid { Ok(header) } else { Err(EnvelopeError::InvalidHeader) }
+}
+
+/// The budget of a compact header that passed [`check_compact`], in
+/// microseconds, if it carries one.
+pub(super) fn compact_budget(bytes: &[u8], header: &ArchivedCompact) -> Option<u64> {
+    if !header.has_budget() {
+        return None;
+    }
+    // Present: `check_compact` held the header to 24 bytes when flagged.
+    let budget = bytes.get(COMPACT_HEADER_LEN..COMPACT_HEADER_LEN + 8)?;
+    Some(u64::from_le_bytes(budget.try_into().ok()?))
+}
+
+/// The compact header at the front of `bytes`.
+///
+/// # Safety
+///
+/// `bytes` must have passed [`check_compact`] (or, inside it, its
+/// bytecheck pass).
+pub(super) unsafe fn compact_fixed(bytes: &[u8]) -> &ArchivedCompact {
+    // SAFETY: the caller's promise.
+    unsafe { &*bytes.as_ptr().cast::<ArchivedCompact>() }
+}
