@@ -83,14 +83,7 @@ pub trait Inbound: Send + Sync + 'static {
         link: &Arc<dyn Link>,
         failed: &mut dyn FnMut(usize, CallError),
     ) -> usize {
-        for (at, one) in incoming.iter().enumerate() {
-            match self.try_deliver(*one, link) {
-                Ok(()) => {}
-                Err(Undelivered::Full) => return at,
-                Err(Undelivered::Failed(error)) => failed(at, error),
-            }
-        }
-        incoming.len()
+        one_by_one(self, incoming, link, failed)
     }
 
     /// Ready once the actor's mailbox has room (or it stopped).
@@ -159,17 +152,10 @@ impl<P: Protocol> Inbound for Served<P> {
         link: &Arc<dyn Link>,
         failed: &mut dyn FnMut(usize, CallError),
     ) -> usize {
-        if let [one] = incoming {
+        if incoming.len() == 1 {
             // A lone request (a call waiting for its reply): nothing to
             // gather.
-            return match self.try_deliver(*one, link) {
-                Ok(()) => 1,
-                Err(Undelivered::Full) => 0,
-                Err(Undelivered::Failed(error)) => {
-                    failed(0, error);
-                    1
-                }
-            };
+            return one_by_one(self, incoming, link, failed);
         }
         let post = self.post.upgrade();
         let Some((post, system)) = post.as_ref().and_then(|post| Some((post, post.system()?))) else {
@@ -220,6 +206,24 @@ impl<P: Protocol> Inbound for Served<P> {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Delivers `incoming` with one [`Inbound::try_deliver`] each; what
+/// [`Inbound::try_deliver_many`] does unless an implementation gathers.
+fn one_by_one<I: Inbound + ?Sized>(
+    inbound: &I,
+    incoming: &[Incoming<'_>],
+    link: &Arc<dyn Link>,
+    failed: &mut dyn FnMut(usize, CallError),
+) -> usize {
+    for (at, one) in incoming.iter().enumerate() {
+        match inbound.try_deliver(*one, link) {
+            Ok(()) => {}
+            Err(Undelivered::Full) => return at,
+            Err(Undelivered::Failed(error)) => failed(at, error),
+        }
+    }
+    incoming.len()
 }
 
 /// Checks and decodes a request for actor `id`.

@@ -22,7 +22,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use crate::actor_ref::ActorRef;
 use crate::cell::Cell;
@@ -178,7 +178,7 @@ impl<R: ServiceRef> Router<R> {
 /// The routees, shared by the router's ref (which routes over them) and
 /// the router's actor (which drops those that end).
 pub(crate) struct Routees<P: Protocol> {
-    table: RwLock<Arc<Table<P>>>,
+    table: RwLock<Table<P>>,
     routing: Routing<P>,
     /// Whether the router still takes messages.
     open: AtomicBool,
@@ -186,7 +186,7 @@ pub(crate) struct Routees<P: Protocol> {
     cursor: AtomicU64,
 }
 
-/// One version of the routee list; replaced whole when a routee leaves.
+/// The routee list; replaced whole when a routee leaves.
 pub(crate) struct Table<P: Protocol> {
     pub(crate) routees: Vec<Recipient<P>>,
     pub(crate) ids: Vec<ActorId>,
@@ -205,24 +205,26 @@ impl<P: Protocol> Routees<P> {
     fn new(routees: Vec<Recipient<P>>, routing: Routing<P>) -> Self {
         let table = Table::new(routees, &routing);
         Routees {
-            table: RwLock::new(Arc::new(table)),
+            table: RwLock::new(table),
             routing,
             open: AtomicBool::new(true),
             cursor: AtomicU64::new(crate::system::random()),
         }
     }
 
-    pub(crate) fn table(&self) -> Arc<Table<P>> {
+    /// The routees now, read-locked while in use: routing reads them for
+    /// every message, they change only when a routee leaves.
+    pub(crate) fn table(&self) -> RwLockReadGuard<'_, Table<P>> {
         // A poisoned lock still holds a whole table: it is only ever
         // replaced, never changed in place.
-        self.table.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.table.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Drops routee `id`; returns how many are left.
     fn remove(&self, id: ActorId) -> usize {
         let mut table = self.table.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let routees: Vec<Recipient<P>> = table.routees.iter().filter(|r| r.id() != id).cloned().collect();
-        *table = Arc::new(Table::new(routees, &self.routing));
+        *table = Table::new(routees, &self.routing);
         table.routees.len()
     }
 
