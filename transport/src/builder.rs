@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use courier_runtime::{System, SystemBuilder};
 
+use crate::drivers::Drivers;
 use crate::frame::DEFAULT_MAX_FRAME;
 use crate::lanes::DEFAULT_QUEUE_LIMIT;
 use crate::node::{Config, Node, Shared};
@@ -187,10 +188,12 @@ impl NodeBuilder {
         client.transport_config(transport);
         let bind = |error| NodeError::Bind { addr, error };
         let socket = udp_socket(addr, self.socket_buffers).map_err(bind)?;
-        let runtime =
-            quinn::default_runtime().ok_or_else(|| bind(std::io::Error::other("no tokio runtime is running")))?;
-        let endpoint =
-            quinn::Endpoint::new(self.endpoint.unwrap_or_default(), Some(server), socket, runtime).map_err(bind)?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(bind(std::io::Error::other("no tokio runtime is running")));
+        }
+        let drivers = Drivers::start();
+        let endpoint = quinn::Endpoint::new(self.endpoint.unwrap_or_default(), Some(server), socket, drivers.clone())
+            .map_err(bind)?;
         let system = self.system.build();
         let config = Config {
             lanes: self.lanes,
@@ -198,7 +201,8 @@ impl NodeBuilder {
             max_frame: self.max_frame,
             call_timeout: system.call_timeout(),
         };
-        let shared = Shared::new(&system, endpoint, client, config).map_err(|error| NodeError::Bind { addr, error })?;
+        let shared =
+            Shared::new(&system, endpoint, drivers, client, config).map_err(|error| NodeError::Bind { addr, error })?;
         tokio::spawn(shared.clone().accept());
         system.install_network(Arc::new(Node(shared)));
         Ok(system)

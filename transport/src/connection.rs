@@ -23,7 +23,7 @@ pub(crate) fn start(
 ) {
     if writes {
         for lane in 0..peer.lanes.count() {
-            tokio::spawn(write_lane(peer.clone(), connection.clone(), lane, generation));
+            shared.drivers.spawn_job(write_lane(peer.clone(), connection.clone(), lane, generation));
         }
     }
     tokio::spawn(accept_streams(shared.clone(), peer.clone(), connection.clone()));

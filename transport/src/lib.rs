@@ -23,6 +23,7 @@ pub use courier_runtime::backoff;
 mod builder;
 mod connection;
 mod control;
+mod drivers;
 pub mod envelope;
 pub mod frame;
 pub mod hello;

@@ -18,6 +18,7 @@ use rkyv::rancor::Error as RkyvError;
 
 use crate::backoff::Backoff;
 use crate::connection;
+use crate::drivers::Drivers;
 use crate::envelope::{Header, Kind, Target};
 use crate::hello::{self, Hello, HelloError, Served};
 use crate::peer::{Peer, expire_calls};
@@ -44,6 +45,9 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) system: WeakSystem,
     pub(crate) endpoint: quinn::Endpoint,
+    /// The task polling the endpoint's and connections' drivers and the
+    /// lanes' writers.
+    pub(crate) drivers: Arc<Drivers>,
     client: quinn::ClientConfig,
     local_addr: SocketAddr,
     pub(crate) config: Config,
@@ -64,6 +68,7 @@ impl Shared {
     pub(crate) fn new(
         system: &courier_runtime::System,
         endpoint: quinn::Endpoint,
+        drivers: Arc<Drivers>,
         client: quinn::ClientConfig,
         config: Config,
     ) -> std::io::Result<Arc<Shared>> {
@@ -72,6 +77,7 @@ impl Shared {
             id: system.id(),
             system: system.downgrade(),
             endpoint,
+            drivers,
             client,
             local_addr,
             config,

@@ -224,10 +224,7 @@ impl Peer {
             return Err(Refusal::Down(self.unreachable()));
         }
         let request = call.map(|(deadline, completion)| {
-            let mut pending = lock(&self.pending);
-            let sooner = pending.next_deadline().is_none_or(|next| deadline < next);
-            let id = pending.insert(deadline, completion);
-            drop(pending);
+            let (id, sooner) = lock(&self.pending).insert(deadline, completion);
             if sooner {
                 self.expiry.notify_one();
             }

@@ -15,12 +15,17 @@ pub struct Pending<W> {
     calls: HashMap<u64, (Instant, W)>,
     /// Every call's deadline, soonest first.
     deadlines: BTreeSet<(Instant, u64)>,
+    /// When whoever expires calls looks next (`None`: not until told). A
+    /// new call needs to wake it only when its deadline falls before this:
+    /// calls with the usual timeout come later than the alarm already set,
+    /// so a stream of calls wakes nobody.
+    alarm: Option<Instant>,
     next_id: u64,
 }
 
 impl<W> Default for Pending<W> {
     fn default() -> Self {
-        Pending { calls: HashMap::new(), deadlines: BTreeSet::new(), next_id: 1 }
+        Pending { calls: HashMap::new(), deadlines: BTreeSet::new(), alarm: None, next_id: 1 }
     }
 }
 
@@ -30,14 +35,20 @@ impl<W> Pending<W> {
         Self::default()
     }
 
-    /// Registers a call due by `deadline`; returns its request id (never 0).
-    pub fn insert(&mut self, deadline: Instant, waiter: W) -> u64 {
+    /// Registers a call due by `deadline`; returns its request id (never 0)
+    /// and whether the expiring side must be woken to look at it sooner
+    /// than its alarm (which is then set to `deadline`).
+    pub fn insert(&mut self, deadline: Instant, waiter: W) -> (u64, bool) {
         let id = self.next_id;
         // Ids are never reused within a connection: 2^64 calls do not happen.
         self.next_id = self.next_id.wrapping_add(1).max(1);
         self.calls.insert(id, (deadline, waiter));
         self.deadlines.insert((deadline, id));
-        id
+        let sooner = self.alarm.is_none_or(|alarm| deadline < alarm);
+        if sooner {
+            self.alarm = Some(deadline);
+        }
+        (id, sooner)
     }
 
     /// The call that `id` answers, if it is still waiting.
@@ -47,7 +58,9 @@ impl<W> Pending<W> {
         Some(waiter)
     }
 
-    /// Takes every call whose deadline is at or before `now`.
+    /// Takes every call whose deadline is at or before `now`; the caller
+    /// looks next at [`next_deadline`](Pending::next_deadline) (or when
+    /// woken), which becomes the alarm.
     pub fn expire(&mut self, now: Instant) -> Vec<W> {
         let mut expired = Vec::new();
         while let Some(&(deadline, id)) = self.deadlines.first() {
@@ -59,6 +72,7 @@ impl<W> Pending<W> {
                 expired.push(waiter);
             }
         }
+        self.alarm = self.next_deadline();
         expired
     }
 
@@ -98,8 +112,8 @@ mod tests {
     fn a_reply_completes_its_call_once() {
         let start = Instant::now();
         let mut pending = Pending::new();
-        let a = pending.insert(start + ms(100), "a");
-        let b = pending.insert(start + ms(50), "b");
+        let (a, _) = pending.insert(start + ms(100), "a");
+        let (b, _) = pending.insert(start + ms(50), "b");
         assert_ne!(a, b);
         assert_ne!(a, 0);
         assert_eq!(pending.complete(a), Some("a"));
@@ -112,7 +126,7 @@ mod tests {
     fn deadlines_expire_in_order_and_late_replies_are_dropped() {
         let start = Instant::now();
         let mut pending = Pending::new();
-        let late = pending.insert(start + ms(30), "30");
+        let (late, _) = pending.insert(start + ms(30), "30");
         pending.insert(start + ms(10), "10");
         pending.insert(start + ms(20), "20");
         assert!(pending.expire(start + ms(5)).is_empty());
@@ -127,7 +141,7 @@ mod tests {
     fn losing_the_connection_fails_every_call_at_once() {
         let start = Instant::now();
         let mut pending = Pending::new();
-        let ids: Vec<u64> = (0..100).map(|n| pending.insert(start + ms(n), n)).collect();
+        let ids: Vec<u64> = (0..100).map(|n| pending.insert(start + ms(n), n).0).collect();
         let mut failed = pending.drain();
         failed.sort_unstable();
         assert_eq!(failed, (0..100).collect::<Vec<_>>());
@@ -139,9 +153,35 @@ mod tests {
     fn equal_deadlines_are_kept_apart() {
         let at = Instant::now();
         let mut pending = Pending::new();
-        let (a, b) = (pending.insert(at, 'a'), pending.insert(at, 'b'));
+        let (a, b) = (pending.insert(at, 'a').0, pending.insert(at, 'b').0);
         assert_eq!(pending.complete(b), Some('b'));
         assert_eq!(pending.expire(at), ['a']);
         assert_eq!(pending.complete(a), None);
+    }
+
+    #[test]
+    fn only_a_call_due_before_the_alarm_wakes_the_expiring_side() {
+        let start = Instant::now();
+        let mut pending = Pending::new();
+        let (first, wake) = pending.insert(start + ms(100), 1);
+        assert!(wake, "nothing was armed");
+        assert!(!pending.insert(start + ms(200), 2).1, "later than the alarm");
+        assert!(!pending.insert(start + ms(100), 3).1, "at the alarm");
+        assert!(pending.insert(start + ms(50), 4).1, "sooner than the alarm");
+        assert!(!pending.insert(start + ms(60), 5).1, "the alarm moved to 50");
+        // The calls due at 50 and 60 are answered; the alarm stays where it
+        // was until the expiring side looks and sets it to the next one.
+        for id in [first + 3, first + 4] {
+            assert!(pending.complete(id).is_some());
+        }
+        assert!(!pending.insert(start + ms(70), 6).1, "the alarm is still 50");
+        assert!(pending.expire(start + ms(50)).is_empty());
+        assert!(pending.insert(start + ms(65), 7).1, "the alarm moved to 70");
+        // Once nothing waits, nothing is armed: the next call wakes it.
+        for id in [0, 1, 2, 5, 6].map(|n| first + n) {
+            assert!(pending.complete(id).is_some(), "call {id}");
+        }
+        assert!(pending.expire(start + ms(65)).is_empty() && pending.is_empty());
+        assert!(pending.insert(start + ms(300), 8).1);
     }
 }
