@@ -82,7 +82,7 @@ impl Reader<'_> {
     /// and service (the common case: a stream carries one pair) go to its
     /// mailbox together.
     async fn route_all(&mut self, frames: Frames<'_>, route: &mut Route, stream: &mut StreamRoute) {
-        let mut run: Vec<Incoming<'_>> = Vec::new();
+        let mut run: Vec<Incoming<'_>> = Vec::with_capacity(frames.len());
         let mut run_key = (0, 0);
         for frame in frames.iter() {
             let Ok(envelope) = EnvelopeRef::check_on(frame, stream) else {
