@@ -192,7 +192,10 @@ impl NodeBuilder {
             return Err(bind(std::io::Error::other("no tokio runtime is running")));
         }
         let drivers = Drivers::start();
-        let endpoint = quinn::Endpoint::new(self.endpoint.unwrap_or_default(), Some(server), socket, drivers.clone())
+        let endpoint = drivers
+            .make_endpoint(|| {
+                quinn::Endpoint::new(self.endpoint.unwrap_or_default(), Some(server), socket, drivers.clone())
+            })
             .map_err(bind)?;
         let system = self.system.build();
         let config = Config {

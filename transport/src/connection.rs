@@ -1,5 +1,6 @@
-//! The tasks of one connection: a writer per lane, a reader per stream the
-//! other node opens, and a watch on the connection's end.
+//! The work of one connection: a writer per lane and a reader per stream
+//! the other node opens (both polled with quinn's connection drivers, see
+//! `drivers`), and a watch on the connection's end.
 
 use std::sync::Arc;
 
@@ -63,6 +64,6 @@ async fn write_lane(peer: Arc<Peer>, connection: quinn::Connection, lane: usize,
 /// Reads every stream the other node opens on `connection`.
 async fn accept_streams(shared: Arc<Shared>, peer: Arc<Peer>, connection: quinn::Connection) {
     while let Ok(stream) = connection.accept_uni().await {
-        tokio::spawn(inbound::read_stream(shared.clone(), peer.clone(), stream));
+        shared.drivers.spawn_job(inbound::read_stream(shared.clone(), peer.clone(), stream));
     }
 }

@@ -14,7 +14,9 @@
 //! stream, [`pending`] correlates replies with the calls waiting on them
 //! under a clock the driver supplies, and [`backoff`] spaces reconnection
 //! attempts. The driver around them (one connection per pair of nodes,
-//! lanes, readers, reconnection) is in the private modules.
+//! lanes, readers, reconnection) is in the private modules; quinn's
+//! connection drivers, the lanes' writers and the stream readers share one
+//! task, so that a call's wake-ups stay on one tokio worker.
 //!
 //! [`tls`] sets up mutual TLS 1.3 between the nodes of one cluster CA, and
 //! makes a development CA and node certificates.
