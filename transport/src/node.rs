@@ -45,8 +45,8 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) system: WeakSystem,
     pub(crate) endpoint: quinn::Endpoint,
-    /// The task polling the endpoint's and connections' drivers and the
-    /// lanes' writers.
+    /// The task polling the connections' drivers, the lanes' writers and
+    /// the stream readers.
     pub(crate) drivers: Arc<Drivers>,
     client: quinn::ClientConfig,
     local_addr: SocketAddr,
