@@ -134,6 +134,9 @@ struct State {
     waker: Option<Waker>,
     /// No handle is left: no future can be added.
     closed: bool,
+    /// The set's task is gone (its runtime shut down): futures are dropped,
+    /// as tokio drops the tasks of a runtime that shut down.
+    stopped: bool,
 }
 
 struct Slot {
@@ -160,6 +163,11 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 impl Set {
     fn add(self: &Arc<Self>, future: Job) {
         let mut state = lock(&self.state);
+        if state.stopped {
+            drop(state);
+            drop(future);
+            return;
+        }
         let index = state.free.pop().unwrap_or(state.slots.len());
         let entry = Arc::new(Entry { index, set: Arc::downgrade(self), queued: AtomicBool::new(true) });
         let slot = Slot { future: Some(future), waker: Waker::from(entry.clone()), entry: entry.clone() };
@@ -239,6 +247,20 @@ impl Wake for Entry {
 /// The set's task.
 struct Turns(Arc<Set>);
 
+impl Drop for Turns {
+    fn drop(&mut self) {
+        let slots = {
+            let mut state = lock(&self.0.state);
+            state.stopped = true;
+            state.ready.clear();
+            state.free.clear();
+            std::mem::take(&mut state.slots)
+        };
+        // Dropped outside the lock: a future's drop may wake others.
+        drop(slots);
+    }
+}
+
 impl Future for Turns {
     type Output = ();
 
@@ -290,6 +312,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::time::Duration;
 
+    use tokio::sync::oneshot::error::TryRecvError;
     use tokio::sync::{mpsc, oneshot};
 
     use super::*;
@@ -402,5 +425,27 @@ mod tests {
         assert_eq!(receive.await, Ok(()), "it runs");
         drivers.spawn(Box::pin(std::future::pending()));
         assert_eq!(lock(&drivers.set.state).slots.len(), 1, "a connection's driver is");
+    }
+
+    #[test]
+    fn jobs_are_dropped_with_their_runtime() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let (guard, mut dropped) = oneshot::channel::<()>();
+        let drivers = runtime.block_on(async {
+            let drivers = Drivers::start();
+            drivers.spawn_job(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+            tokio::task::yield_now().await;
+            drivers
+        });
+        drop(runtime);
+        assert_eq!(dropped.try_recv(), Err(TryRecvError::Closed), "the job was dropped");
+        let (late, mut gone) = oneshot::channel::<()>();
+        drivers.spawn_job(async move {
+            let _late = late;
+        });
+        assert_eq!(gone.try_recv(), Err(TryRecvError::Closed), "a job added afterwards is dropped at once");
     }
 }
