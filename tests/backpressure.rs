@@ -1,6 +1,8 @@
 //! Backpressure under load: senders on several threads filling small
 //! mailboxes; nothing is lost and nobody waits forever.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use courier::prelude::*;
@@ -81,6 +83,41 @@ async fn calls_and_sends_interleave_on_a_small_mailbox() -> Result<(), CallError
     }
     timeout(BOUND, sender).await.expect("the sender finishes").expect("sender task")?;
     assert_eq!(tally.total().await?, 20_000);
+    system.shutdown().await;
+    Ok(())
+}
+
+struct Roomy(u64);
+
+impl Actor for Roomy {
+    const MAILBOX: MailboxSize = MailboxSize::Bounded(10_000);
+}
+
+impl Tally for Roomy {
+    async fn add(&mut self, n: u64) {
+        self.0 += n;
+    }
+    async fn total(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Tells spend tokio's cooperative budget: a loop of them into a mailbox
+/// with room still lets the other tasks of its thread run (here, the actor
+/// itself), instead of holding the thread until the mailbox is full.
+#[tokio::test(flavor = "current_thread")]
+async fn a_loop_of_tells_lets_other_tasks_run() -> Result<(), CallError> {
+    let system = System::new();
+    let tally: TallyRef = system.spawn(Roomy(0)).into();
+    tally.total().await?;
+    let other = Arc::new(AtomicBool::new(false));
+    let flag = other.clone();
+    tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    for _ in 0..5_000 {
+        tally.add(1).await?;
+    }
+    assert!(other.load(Ordering::SeqCst), "the other task ran during the loop");
+    assert_eq!(tally.total().await?, 5_000);
     system.shutdown().await;
     Ok(())
 }

@@ -217,13 +217,24 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
     type Output = Result<(), CallError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A tell spends tokio's cooperative budget, as tokio's own channels
+        // do: a loop of tells to a queue with room would otherwise never
+        // yield, and the tasks it wakes (the actor, the transport's writer)
+        // would wait in this worker's LIFO slot, where no other worker can
+        // take them, until the queue is full. Measured on remote one-way
+        // throughput: +25%.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let mut this = self.project();
         if let Some(request) = this.request.take() {
             *this.envelope = Some(Envelope { request, reply: None, origin: current_origin(false) });
         }
         loop {
             let Some(envelope) = this.envelope.take() else { return Poll::Ready(Err(CallError::ActorStopped)) };
-            match this.to.post().try_post(envelope) {
+            let posted = this.to.post().try_post(envelope);
+            if !matches!(posted, Err(TrySendError::Full(_))) {
+                coop.made_progress();
+            }
+            match posted {
                 Ok(()) => return Poll::Ready(Ok(())),
                 Err(TrySendError::Stopped(envelope)) => return Poll::Ready(Err(this.to.refused(&envelope.request))),
                 Err(TrySendError::Full(envelope)) => {
