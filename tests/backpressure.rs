@@ -22,13 +22,26 @@ pub trait Tally {
     async fn total(&self) -> u64;
 }
 
-struct Small(u64);
+/// A tally whose mailbox holds `CAPACITY` messages.
+struct Counter<const CAPACITY: usize>(u64);
 
-impl Actor for Small {
-    const MAILBOX: MailboxSize = MailboxSize::Bounded(4);
+/// Small enough that senders wait often.
+type Small = Counter<4>;
+
+/// Never full in these tests.
+type Roomy = Counter<10_000>;
+
+impl<const CAPACITY: usize> Counter<CAPACITY> {
+    fn empty() -> Self {
+        Counter(0)
+    }
 }
 
-impl Tally for Small {
+impl<const CAPACITY: usize> Actor for Counter<CAPACITY> {
+    const MAILBOX: MailboxSize = MailboxSize::Bounded(CAPACITY);
+}
+
+impl<const CAPACITY: usize> Tally for Counter<CAPACITY> {
     async fn add(&mut self, n: u64) {
         self.0 += n;
     }
@@ -42,7 +55,7 @@ async fn many_senders_on_a_small_mailbox_lose_nothing() -> Result<(), CallError>
     const SENDERS: u64 = 4;
     const EACH: u64 = 20_000;
     let system = System::new();
-    let tally: TallyRef = system.spawn(Small(0)).into();
+    let tally: TallyRef = system.spawn(Small::empty()).into();
     let senders: Vec<_> = (0..SENDERS)
         .map(|_| {
             let tally = tally.clone();
@@ -65,7 +78,7 @@ async fn many_senders_on_a_small_mailbox_lose_nothing() -> Result<(), CallError>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_and_sends_interleave_on_a_small_mailbox() -> Result<(), CallError> {
     let system = System::new();
-    let tally: TallyRef = system.spawn(Small(0)).into();
+    let tally: TallyRef = system.spawn(Small::empty()).into();
     let sender = tokio::spawn({
         let tally = tally.clone();
         async move {
@@ -87,28 +100,13 @@ async fn calls_and_sends_interleave_on_a_small_mailbox() -> Result<(), CallError
     Ok(())
 }
 
-struct Roomy(u64);
-
-impl Actor for Roomy {
-    const MAILBOX: MailboxSize = MailboxSize::Bounded(10_000);
-}
-
-impl Tally for Roomy {
-    async fn add(&mut self, n: u64) {
-        self.0 += n;
-    }
-    async fn total(&self) -> u64 {
-        self.0
-    }
-}
-
 /// Tells spend tokio's cooperative budget: a loop of them into a mailbox
 /// with room still lets the other tasks of its thread run (here, the actor
 /// itself), instead of holding the thread until the mailbox is full.
 #[tokio::test(flavor = "current_thread")]
 async fn a_loop_of_tells_lets_other_tasks_run() -> Result<(), CallError> {
     let system = System::new();
-    let tally: TallyRef = system.spawn(Roomy(0)).into();
+    let tally: TallyRef = system.spawn(Roomy::empty()).into();
     tally.total().await?;
     let other = Arc::new(AtomicBool::new(false));
     let flag = other.clone();
