@@ -222,7 +222,7 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
         // yield, and the tasks it wakes (the actor, the transport's writer)
         // would wait in this worker's LIFO slot, where no other worker can
         // take them, until the queue is full. Measured on remote one-way
-        // throughput: +25%.
+        // throughput: +10% to +25% (see BENCHMARKS.md).
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let mut this = self.project();
         if let Some(request) = this.request.take() {
