@@ -69,19 +69,7 @@ fn every_target_and_option_reads_back() {
         write(&header, &[1; 20], &mut wire, &mut AlignedVec::new()).expect("written");
         let frame = one_frame(&wire);
         let envelope = EnvelopeRef::check(frame.view()).expect("valid");
-        assert_eq!((envelope.kind(), envelope.request()), (header.kind, header.request));
-        assert_eq!((envelope.sender(), envelope.budget_micros()), (header.sender, header.budget_micros));
-        assert_eq!(
-            (envelope.service(), envelope.fingerprint(), envelope.method()),
-            (header.service, header.fingerprint, header.method)
-        );
-        let target = match &header.target {
-            Target::Node => TargetRef::Node,
-            Target::Actor(seq) => TargetRef::Actor(*seq),
-            Target::Name(name) => TargetRef::Name(name),
-        };
-        assert_eq!(envelope.target(), target);
-        assert_eq!(envelope.chain().len(), header.chain.len());
+        assert_reads_as(envelope, &header);
         assert_eq!(envelope.payload(), &[1; 20]);
     }
     let mut wire = Vec::new();
