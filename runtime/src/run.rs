@@ -165,10 +165,19 @@ async fn stop_children<A: Actor>(cell: &Mailbox<A>) {
     }
 }
 
-/// What the actor's task waited for: its next message or signal, or the end
-/// of an idle pause (see [`Context::set_receive_timeout`]).
-enum Waited<A: Actor> {
-    Next(Option<Next<A>>),
+/// What the actor's task did with what it waited for: its next message,
+/// a signal, or the end of an idle pause (see
+/// [`Context::set_receive_timeout`]).
+enum Step {
+    /// A letter's handler is in the box, ready to be driven.
+    Delivered,
+    /// A letter was stashed (see [`Actor::admit`]).
+    Stashed,
+    /// `admit` panicked with this reason; the letter went back in line.
+    AdmitFailed(String),
+    Signal(Signal),
+    /// The mailbox is closed and empty.
+    Closed,
     Idle(OnIdle),
 }
 
@@ -180,64 +189,72 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
     let mut handling = unsafe { Handling::new(actor) };
     let mut idle = Idle::default();
     loop {
-        // Each letter is handed over inside this block, so no letter (they
-        // are up to 144 bytes, stored inline) is kept in the actor's future
-        // across the await below: an idle actor stays small.
-        {
-            let waited = poll_fn(|cx| match cell.poll_next(cx) {
-                Poll::Ready(next) => {
-                    idle.busy();
-                    Poll::Ready(Waited::Next(next))
-                }
-                Poll::Pending => idle.poll(&cell.idle, cx).map(Waited::Idle),
-            })
-            .await;
-            // SAFETY (for every `handling.actor()` below): the previous
-            // handler future has finished (`finish` returned), so the last
-            // reference to the actor is dead.
-            let mut letter = match waited {
-                Waited::Next(Some(Next::Letter(letter))) => letter,
-                Waited::Next(Some(Next::Signal(Signal::Stop)) | None) => return Exit::Stopped,
-                Waited::Next(Some(Next::Signal(Signal::Restart))) => return Exit::Restart,
-                Waited::Next(Some(Next::Signal(Signal::Escalate(reason)))) => return Exit::Failed(reason),
-                Waited::Next(Some(Next::Signal(Signal::Terminated(notice)))) => {
-                    if cell.stop_watching(notice.id).is_none() {
-                        // Unwatched after the notice was sent.
-                        continue;
+        // A letter is admitted and handed over where it is taken, inside the
+        // poll: it is never moved again (letters are up to 144 bytes,
+        // stored inline), nor kept in the actor's future across an await,
+        // so an idle actor stays small.
+        let step = poll_fn(|cx| match cell.poll_next(cx) {
+            Poll::Ready(Some(Next::Letter(mut letter))) => {
+                idle.busy();
+                // SAFETY (for every `handling.actor()` in this function): the
+                // previous handler future has finished (`finish` returned),
+                // so the last reference to the actor is dead.
+                let actor = unsafe { handling.actor() };
+                Poll::Ready(match admit(actor, &ctx, &letter) {
+                    Ok(Admit::Stash) if letter.method().is_some() => {
+                        cell.stash(letter);
+                        Step::Stashed
                     }
-                    let actor = unsafe { handling.actor() };
-                    match hook(cell, actor.terminated(&ctx, notice)).await {
-                        Ok(()) => continue,
-                        Err(reason) => return Exit::Failed(reason),
+                    Ok(_) => {
+                        letter.deliver(actor, cell, &mut handling);
+                        Step::Delivered
                     }
-                }
-                Waited::Idle(OnIdle::Stop) => {
-                    if cell.close_if_idle() {
-                        return Exit::Stopped;
+                    Err(reason) => {
+                        // The message was not handled: back in line for the
+                        // next instance, if the actor restarts.
+                        cell.stash(letter);
+                        cell.unstash_all();
+                        Step::AdmitFailed(reason)
                     }
+                })
+            }
+            Poll::Ready(Some(Next::Signal(signal))) => {
+                idle.busy();
+                Poll::Ready(Step::Signal(signal))
+            }
+            Poll::Ready(None) => Poll::Ready(Step::Closed),
+            Poll::Pending => idle.poll(&cell.idle, cx).map(Step::Idle),
+        })
+        .await;
+        match step {
+            Step::Delivered => {}
+            Step::Stashed => continue,
+            Step::AdmitFailed(reason) => return Exit::Failed(reason),
+            Step::Signal(Signal::Stop) | Step::Closed => return Exit::Stopped,
+            Step::Signal(Signal::Restart) => return Exit::Restart,
+            Step::Signal(Signal::Escalate(reason)) => return Exit::Failed(reason),
+            Step::Signal(Signal::Terminated(notice)) => {
+                if cell.stop_watching(notice.id).is_none() {
+                    // Unwatched after the notice was sent.
                     continue;
                 }
-                Waited::Idle(OnIdle::Notify) => {
-                    let actor = unsafe { handling.actor() };
-                    match hook(cell, actor.receive_timeout(&ctx)).await {
-                        Ok(()) => continue,
-                        Err(reason) => return Exit::Failed(reason),
-                    }
+                let actor = unsafe { handling.actor() };
+                match hook(cell, actor.terminated(&ctx, notice)).await {
+                    Ok(()) => continue,
+                    Err(reason) => return Exit::Failed(reason),
                 }
-            };
-            let actor = unsafe { handling.actor() };
-            match admit(actor, &ctx, &letter) {
-                Ok(Admit::Stash) if letter.method().is_some() => {
-                    cell.stash(letter);
-                    continue;
+            }
+            Step::Idle(OnIdle::Stop) => {
+                if cell.close_if_idle() {
+                    return Exit::Stopped;
                 }
-                Ok(_) => letter.deliver(actor, cell, &mut handling),
-                Err(reason) => {
-                    // The message was not handled: back in line for the
-                    // next instance, if the actor restarts.
-                    cell.stash(letter);
-                    cell.unstash_all();
-                    return Exit::Failed(reason);
+                continue;
+            }
+            Step::Idle(OnIdle::Notify) => {
+                let actor = unsafe { handling.actor() };
+                match hook(cell, actor.receive_timeout(&ctx)).await {
+                    Ok(()) => continue,
+                    Err(reason) => return Exit::Failed(reason),
                 }
             }
         }
