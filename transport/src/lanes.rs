@@ -32,8 +32,9 @@ pub fn lane_of(sender: Option<ActorId>, target: u64, lanes: usize) -> usize {
     let sender = sender.map_or(0, |s| s.node.rotate_left(29) ^ s.seq);
     // A multiplicative mix, so that consecutive ids spread over the lanes.
     let mixed = (sender ^ target.rotate_left(17)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    // Lanes are few; the high bits are the best mixed.
-    ((mixed >> 32) % lanes as u64) as usize
+    // The high 32 bits are the best mixed; scaling them to `lanes` by a
+    // multiplication spares a division on every send.
+    (((mixed >> 32) * lanes as u64) >> 32) as usize
 }
 
 /// The send queues of one connection.
@@ -93,6 +94,15 @@ impl Lanes {
         Lanes { lanes, queued: AtomicUsize::new(0), limit, publish_every, waiting: Mutex::new(Vec::new()) }
     }
 
+    /// Lane `lane`, counted modulo the lanes (a lane index comes from
+    /// [`lane_of`] with this count, so the division is rarely needed).
+    fn lane(&self, lane: usize) -> &Lane {
+        match self.lanes.get(lane) {
+            Some(lane) => lane,
+            None => &self.lanes[lane % self.lanes.len()],
+        }
+    }
+
     /// How many lanes there are.
     pub fn count(&self) -> usize {
         self.lanes.len()
@@ -115,7 +125,7 @@ impl Lanes {
         if queued >= self.limit.saturating_mul(2) {
             return Err(Refused::Overflow);
         }
-        let lane = &self.lanes[lane % self.lanes.len()];
+        let lane = self.lane(lane);
         let mut queue = lock(&lane.queue);
         let was_empty = queue.frames.is_empty();
         let before = queue.frames.len();
@@ -136,7 +146,7 @@ impl Lanes {
     /// waits until there are some. The bytes stay counted until
     /// [`written`](Lanes::written).
     pub async fn take(&self, lane: usize, batch: &mut Vec<u8>) {
-        let lane = &self.lanes[lane % self.lanes.len()];
+        let lane = self.lane(lane);
         loop {
             let ready = lane.ready.notified();
             {
@@ -155,13 +165,13 @@ impl Lanes {
     /// Wakes `lane`'s writer even if nothing is queued (to make it look at
     /// its connection's state).
     pub fn nudge(&self, lane: usize) {
-        self.lanes[lane % self.lanes.len()].ready.notify_one();
+        self.lane(lane).ready.notify_one();
     }
 
     /// Puts frames taken by a writer that must leave back at the front of
     /// `lane`, for the next writer; `batch` is left empty.
     pub fn put_back(&self, lane: usize, batch: &mut Vec<u8>) {
-        let lane = &self.lanes[lane % self.lanes.len()];
+        let lane = self.lane(lane);
         let mut queue = lock(&lane.queue);
         // Both parts start with a full header (the route was forgotten when
         // `batch` was taken), and the lane's route still describes the last
@@ -176,7 +186,7 @@ impl Lanes {
     /// Wakes every writer waiting on `lane`: the connection changed, and
     /// those of the old one must leave.
     pub fn nudge_all(&self, lane: usize) {
-        self.lanes[lane % self.lanes.len()].ready.notify_waiters();
+        self.lane(lane).ready.notify_waiters();
     }
 
     /// A writer has written `bytes` it took: senders waiting for room may go.
