@@ -5,7 +5,9 @@
 //! moves everything queued there into its `batch` in one go, then takes
 //! letters from the batch one by one under a lock of its own that nobody
 //! else takes on the hot path (only closing and the deadline sweeper do,
-//! always after the inbox lock).
+//! always after the inbox lock). When the inbox holds only one-way letters
+//! and nothing is batched, the actor takes it whole as a run of its own and
+//! handles it without any lock (see [`runs`]).
 //!
 //! Invariants:
 //! - The system queue is always drained before the user queue: a pending
@@ -42,7 +44,10 @@ use crate::timers::IdleSetting;
 use crate::watch::{ExitReason, Terminated, Watches};
 use crate::{Actor, ActorId, CallError};
 
+mod runs;
 mod ties;
+
+pub(crate) use runs::Run;
 
 /// A message for the runtime itself, handled before any user message.
 #[derive(Debug)]
@@ -62,6 +67,8 @@ pub(crate) enum Signal {
 pub(crate) enum Next<A: Actor> {
     Signal(Signal),
     Letter(Letter<A>),
+    /// The first letter of the actor's run (see [`Run::front`]).
+    FromRun,
 }
 
 /// Why a letter was not queued.
@@ -138,7 +145,7 @@ struct Batch<A: Actor> {
 
 impl<A: Actor> Batch<A> {
     /// The letters of the batch and the stash: what counts against the
-    /// capacity besides the inbox.
+    /// capacity besides the inbox (and the actor's run, see [`runs`]).
     fn queued(&self) -> usize {
         self.letters.len() + self.stash.as_ref().map_or(0, |stash| stash.len())
     }
@@ -302,12 +309,15 @@ impl<A: Actor> Mailbox<A> {
 
     /// The next signal or letter, signals first. `None` once the mailbox is
     /// closed and empty.
-    pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Next<A>>> {
+    pub(crate) fn poll_next(&self, cx: &mut Context<'_>, run: &mut Run<A>) -> Poll<Option<Next<A>>> {
         loop {
             if self.signalled.load(Ordering::Acquire) {
                 if let Some(signal) = self.next_signal() {
                     return Poll::Ready(Some(Next::Signal(signal)));
                 }
+            }
+            if self.take_from_run(run) {
+                return Poll::Ready(Some(Next::FromRun));
             }
             // `batched` is only ever raised by this task, so zero means empty.
             if self.batched.load(Ordering::Relaxed) > 0 {
@@ -345,6 +355,9 @@ impl<A: Actor> Mailbox<A> {
                 return Poll::Pending;
             }
             let mut batch = lock(&self.batch);
+            if self.take_run(&mut inbox, &mut batch, run) {
+                continue;
+            }
             std::mem::swap(&mut batch.letters, &mut inbox.user);
             // Senders read it under the inbox lock, which this store is under.
             self.batched.store(batch.queued(), Ordering::Relaxed);
@@ -420,7 +433,9 @@ impl<A: Actor> Mailbox<A> {
         let mut queued = batch.take_stash();
         queued.append(&mut batch.letters);
         drop(batch);
-        self.batched.store(0, Ordering::SeqCst);
+        // The letters of the actor's run stay counted until it puts them
+        // back (see [`runs`]).
+        self.batched.fetch_sub(queued.len(), Ordering::SeqCst);
         queued.append(&mut inbox.user);
         let blocked = std::mem::take(&mut inbox.blocked);
         let receiver = inbox.receiver.take();
@@ -447,7 +462,7 @@ impl<A: Actor> Mailbox<A> {
         }
         let mut expired = batch.stash.as_deref_mut().map(|stash| take_expired(stash, now)).unwrap_or_default();
         expired.extend(take_expired(&mut batch.letters, now));
-        self.batched.store(batch.queued(), Ordering::SeqCst);
+        self.batched.fetch_sub(expired.len(), Ordering::SeqCst);
         expired.extend(take_expired(&mut inbox.user, now));
         let has_call = |letters: &VecDeque<Letter<A>>| letters.iter().any(|letter| letter.deadline().is_some());
         let calls_left = batch.current.is_some()

@@ -23,8 +23,8 @@ use crate::context::{Current, Scoped};
 use crate::error::panic_message;
 use crate::events::{ActorFailed, ActorRestarted};
 use crate::handling::Handling;
-use crate::letter::{Origin, Outcome};
-use crate::mailbox::{Mailbox, Next, Signal};
+use crate::letter::{Letter, Origin, Outcome};
+use crate::mailbox::{Mailbox, Next, Run, Signal};
 use crate::stash::{Admit, Queued};
 use crate::supervision::{Failure, Restarts, Verdict};
 use crate::timers::{Idle, OnIdle};
@@ -171,8 +171,8 @@ async fn stop_children<A: Actor>(cell: &Mailbox<A>) {
 enum Step {
     /// A letter's handler is in the box, ready to be driven.
     Delivered,
-    /// A letter was stashed (see [`Actor::admit`]).
-    Stashed,
+    /// Nothing to drive (a letter was stashed, see [`Actor::admit`]).
+    Again,
     /// `admit` panicked with this reason; the letter went back in line.
     AdmitFailed(String),
     Signal(Signal),
@@ -183,6 +183,15 @@ enum Step {
 
 /// Handles messages, one at a time, until asked to stop or a handler panics.
 async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
+    let mut run = Run::default();
+    let exit = serve_letters(actor, cell, &mut run).await;
+    // What the actor took and did not handle is still queued, for the next
+    // instance or to be rejected with the rest.
+    cell.put_back(&mut run);
+    exit
+}
+
+async fn serve_letters<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>, run: &mut Run<A>) -> Exit {
     let ctx = Context::new(cell.clone());
     // SAFETY: `handling` lives inside this call, so the actor outlives it,
     // and the actor is not touched here except through it.
@@ -190,32 +199,46 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
     let mut idle = Idle::default();
     loop {
         // A letter is admitted and handed over where it is taken, inside the
-        // poll: it is never moved again (letters are up to 144 bytes,
-        // stored inline), nor kept in the actor's future across an await,
-        // so an idle actor stays small.
-        let step = poll_fn(|cx| match cell.poll_next(cx) {
+        // poll: it is moved as little as can be (letters are up to 144
+        // bytes, stored inline), and not kept in the actor's future across
+        // an await, so an idle actor stays small.
+        let step = poll_fn(|cx| match cell.poll_next(cx, run) {
             Poll::Ready(Some(Next::Letter(mut letter))) => {
                 idle.busy();
-                // SAFETY (for every `handling.actor()` in this function): the
-                // previous handler future has finished (`finish` returned),
-                // so the last reference to the actor is dead.
-                let actor = unsafe { handling.actor() };
-                Poll::Ready(match admit(actor, &ctx, &letter) {
-                    Ok(Admit::Stash) if letter.method().is_some() => {
+                Poll::Ready(match take(&mut handling, &ctx, cell, &mut letter) {
+                    Taken::Delivered => Step::Delivered,
+                    Taken::Stash => {
                         cell.stash(letter);
-                        Step::Stashed
+                        Step::Again
                     }
-                    Ok(_) => {
-                        letter.deliver(actor, cell, &mut handling);
-                        Step::Delivered
-                    }
-                    Err(reason) => {
+                    Taken::AdmitFailed(reason) => {
                         // The message was not handled: back in line for the
                         // next instance, if the actor restarts.
                         cell.stash(letter);
                         cell.unstash_all();
                         Step::AdmitFailed(reason)
                     }
+                })
+            }
+            Poll::Ready(Some(Next::FromRun)) => {
+                idle.busy();
+                let Some(letter) = run.front() else { return Poll::Ready(Step::Again) };
+                let taken = take(&mut handling, &ctx, cell, letter);
+                if let Taken::Delivered = taken {
+                    run.drop_front();
+                    return Poll::Ready(Step::Delivered);
+                }
+                let Some(letter) = run.take_front() else { return Poll::Ready(Step::Again) };
+                // The rest of the run goes back behind it, so that an
+                // unstash brings it back in the order it came.
+                cell.stash(letter);
+                cell.put_back(run);
+                Poll::Ready(match taken {
+                    Taken::AdmitFailed(reason) => {
+                        cell.unstash_all();
+                        Step::AdmitFailed(reason)
+                    }
+                    Taken::Delivered | Taken::Stash => Step::Again,
                 })
             }
             Poll::Ready(Some(Next::Signal(signal))) => {
@@ -228,7 +251,7 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
         .await;
         match step {
             Step::Delivered => {}
-            Step::Stashed => continue,
+            Step::Again => continue,
             Step::AdmitFailed(reason) => return Exit::Failed(reason),
             Step::Signal(Signal::Stop) | Step::Closed => return Exit::Stopped,
             Step::Signal(Signal::Restart) => return Exit::Restart,
@@ -264,8 +287,40 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
     }
 }
 
+/// What became of a letter the actor's task took.
+enum Taken {
+    /// Its handler is in the box.
+    Delivered,
+    /// The actor put it aside (see [`Actor::admit`]).
+    Stash,
+    /// `admit` panicked with this reason.
+    AdmitFailed(String),
+}
+
+/// Admits `letter` and, if the actor handles it now, hands it over (leaving
+/// an empty shell): where it lies, so that it is never moved.
+fn take<A: Actor>(
+    handling: &mut Handling<A>,
+    ctx: &Context<A>,
+    cell: &Arc<Mailbox<A>>,
+    letter: &mut Letter<A>,
+) -> Taken {
+    // SAFETY (for every `handling.actor()` in this file): the previous
+    // handler future has finished (`finish` returned), so the last reference
+    // to the actor is dead.
+    let actor = unsafe { handling.actor() };
+    match admit(actor, ctx, letter) {
+        Ok(Admit::Stash) if letter.method().is_some() => Taken::Stash,
+        Ok(_) => {
+            letter.deliver(actor, cell, handling);
+            Taken::Delivered
+        }
+        Err(reason) => Taken::AdmitFailed(reason),
+    }
+}
+
 /// Asks the actor whether to handle `letter` now, catching a panic.
-fn admit<A: Actor>(actor: &A, ctx: &Context<A>, letter: &crate::letter::Letter<A>) -> Result<Admit, String> {
+fn admit<A: Actor>(actor: &A, ctx: &Context<A>, letter: &Letter<A>) -> Result<Admit, String> {
     std::panic::catch_unwind(AssertUnwindSafe(|| actor.admit(ctx, &Queued::new(&**letter))))
         .map_err(|payload| format!("`admit` panicked: {}", panic_message(&*payload)))
 }
