@@ -167,6 +167,11 @@ pub fn serve(workload: Workload, tls_dir: &Path) {
             Workload::Echo => serve_echo(connection).await,
             Workload::Rtt | Workload::Concurrent => serve_requests(connection).await,
         }
+        // The client closing its connection at the end of a measurement
+        // ends the serving; the process waits to be stopped, as the other
+        // contenders' servers do, so that the harness's watchdog (which
+        // takes an exit for a crash) does not race the client's return.
+        std::future::pending::<()>().await;
     });
 }
 
