@@ -193,6 +193,8 @@ async fn serve<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>) -> Exit {
     exit
 }
 
+/// The message loop of [`serve`]; `run` holds the letters the actor took in
+/// one go (see [`Run`]).
 async fn serve_letters<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>, run: &mut Run<A>) -> Exit {
     let ctx = Context::new(cell.clone());
     // SAFETY: `handling` lives inside this call, so the actor outlives it,
