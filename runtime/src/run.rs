@@ -211,17 +211,7 @@ async fn serve_letters<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>, run: &mu
                 idle.busy();
                 Poll::Ready(match take(&mut handling, &ctx, cell, &mut letter) {
                     Taken::Delivered => Step::Delivered,
-                    Taken::Stash => {
-                        cell.stash(letter);
-                        Step::Again
-                    }
-                    Taken::AdmitFailed(reason) => {
-                        // The message was not handled: back in line for the
-                        // next instance, if the actor restarts.
-                        cell.stash(letter);
-                        cell.unstash_all();
-                        Step::AdmitFailed(reason)
-                    }
+                    taken => set_aside(cell, run, letter, taken),
                 })
             }
             Poll::Ready(Some(Next::FromRun)) => {
@@ -233,17 +223,7 @@ async fn serve_letters<A: Actor>(actor: &mut A, cell: &Arc<Mailbox<A>>, run: &mu
                     return Poll::Ready(Step::Delivered);
                 }
                 let Some(letter) = run.take_front() else { return Poll::Ready(Step::Again) };
-                // The rest of the run goes back behind it, so that an
-                // unstash brings it back in the order it came.
-                cell.stash(letter);
-                cell.put_back(run);
-                Poll::Ready(match taken {
-                    Taken::AdmitFailed(reason) => {
-                        cell.unstash_all();
-                        Step::AdmitFailed(reason)
-                    }
-                    Taken::Delivered | Taken::Stash => Step::Again,
-                })
+                Poll::Ready(set_aside(cell, run, letter, taken))
             }
             Poll::Ready(Some(Next::Signal(signal))) => {
                 idle.busy();
@@ -320,6 +300,22 @@ fn take<A: Actor>(
             Taken::Delivered
         }
         Err(reason) => Taken::AdmitFailed(reason),
+    }
+}
+
+/// Puts aside a letter the actor did not take: stashed, or back in line
+/// (for the next instance, if the actor restarts) when `admit` panicked.
+fn set_aside<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, letter: Letter<A>, taken: Taken) -> Step {
+    cell.stash(letter);
+    // The rest of its run goes back behind it, so that an unstash brings
+    // them back in the order they came.
+    cell.put_back(run);
+    match taken {
+        Taken::AdmitFailed(reason) => {
+            cell.unstash_all();
+            Step::AdmitFailed(reason)
+        }
+        Taken::Delivered | Taken::Stash => Step::Again,
     }
 }
 

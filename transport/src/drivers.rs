@@ -140,11 +140,10 @@ struct State {
 }
 
 struct Slot {
-    /// Taken out while it is polled (not under the lock: it may wake
-    /// others).
-    future: Option<Job>,
+    /// The future and its waker, taken out while it is polled (not under
+    /// the lock: it may wake others).
+    job: Option<(Job, Waker)>,
     entry: Arc<Entry>,
-    waker: Waker,
 }
 
 /// A future's place in the set, and its waker.
@@ -170,7 +169,7 @@ impl Set {
         }
         let index = state.free.pop().unwrap_or(state.slots.len());
         let entry = Arc::new(Entry { index, set: Arc::downgrade(self), queued: AtomicBool::new(true) });
-        let slot = Slot { future: Some(future), waker: Waker::from(entry.clone()), entry: entry.clone() };
+        let slot = Slot { job: Some((future, Waker::from(entry.clone()))), entry: entry.clone() };
         if index == state.slots.len() {
             state.slots.push(Some(slot));
         } else {
@@ -194,7 +193,7 @@ impl Set {
     }
 
     /// The next ready future, taken out of its slot with its waker.
-    fn next(&self) -> Option<(usize, Job, Waker)> {
+    fn next(&self) -> Option<(usize, (Job, Waker))> {
         let mut state = lock(&self.state);
         while let Some(entry) = state.ready.pop_front() {
             entry.queued.store(false, Ordering::SeqCst);
@@ -204,20 +203,20 @@ impl Set {
             if !Arc::ptr_eq(&slot.entry, &entry) {
                 continue;
             }
-            if let Some(future) = slot.future.take() {
-                return Some((entry.index, future, slot.waker.clone()));
+            if let Some(job) = slot.job.take() {
+                return Some((entry.index, job));
             }
         }
         None
     }
 
-    /// Puts `future` back after a poll, or frees its slot if it ended.
-    fn put_back(&self, index: usize, future: Option<Job>) {
+    /// Puts a job back after a poll, or frees its slot if it ended.
+    fn put_back(&self, index: usize, job: Option<(Job, Waker)>) {
         let mut state = lock(&self.state);
-        match future {
-            Some(future) => {
+        match job {
+            Some(job) => {
                 if let Some(Some(slot)) = state.slots.get_mut(index) {
-                    slot.future = Some(future);
+                    slot.job = Some(job);
                 }
             }
             None => {
@@ -271,7 +270,7 @@ impl Future for Turns {
         set.polling.store(true, Ordering::SeqCst);
         let mut polled = 0;
         loop {
-            let Some((index, mut future, waker)) = set.next() else {
+            let Some((index, (mut future, waker))) = set.next() else {
                 set.polling.store(false, Ordering::SeqCst);
                 // A future woken between the last look and the store above
                 // did not wake this task: look once more, under the lock.
@@ -295,7 +294,7 @@ impl Future for Turns {
                     true
                 }
             };
-            set.put_back(index, (!done).then_some(future));
+            set.put_back(index, (!done).then_some((future, waker)));
             polled += 1;
             if polled >= TURN || !tokio::task::coop::has_budget_remaining() {
                 // Let other tasks run; the rest waits in the queue.
