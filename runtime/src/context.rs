@@ -151,6 +151,11 @@ impl<A: Actor> Context<A> {
         Context { cell }
     }
 
+    /// The actor's mailbox.
+    pub(crate) fn cell(&self) -> &Arc<Mailbox<A>> {
+        &self.cell
+    }
+
     /// The context of the actor `A` whose handler is running on this task.
     ///
     /// Returns `None` outside a handler or hook, or inside one of an actor of
