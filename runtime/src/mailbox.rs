@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::cell::Cell;
@@ -41,27 +40,16 @@ use crate::reply::Expire;
 use crate::supervision::{Restarts, Supervisor};
 use crate::system::SystemShared;
 use crate::timers::IdleSetting;
-use crate::watch::{ExitReason, Terminated, Watches};
+use crate::watch::{ExitReason, Watches};
 use crate::{Actor, ActorId, CallError};
 
 mod runs;
+mod signals;
 mod ties;
 
 pub(crate) use runs::Run;
-
-/// A message for the runtime itself, handled before any user message.
-#[derive(Debug)]
-pub(crate) enum Signal {
-    /// Finish the current message, then stop.
-    Stop,
-    /// An actor this one watches is gone.
-    Terminated(Terminated),
-    /// Finish the current message, then restart from the factory (a sibling
-    /// failed under an all-for-one supervisor).
-    Restart,
-    /// A child failed and its supervisor escalated: fail with this reason.
-    Escalate(String),
-}
+pub(crate) use signals::Signal;
+use signals::Signals;
 
 /// The next thing the actor's task should do.
 pub(crate) enum Next<A: Actor> {
@@ -95,7 +83,6 @@ pub(crate) struct Mailbox<A: Actor> {
     /// Whether senders are parked in `inbox.blocked`.
     has_blocked: AtomicBool,
     terminated: AtomicBool,
-    on_terminated: Notify,
     /// The receive timeout, read by the actor's task when it runs idle.
     pub(crate) idle: IdleSetting,
 }
@@ -103,7 +90,7 @@ pub(crate) struct Mailbox<A: Actor> {
 /// What senders touch.
 struct Inbox<A: Actor> {
     user: VecDeque<Letter<A>>,
-    system: VecDeque<Signal>,
+    system: Signals,
     receiver: Option<Waker>,
     blocked: Vec<Waker>,
     open: bool,
@@ -178,7 +165,7 @@ impl<A: Actor> Mailbox<A> {
             capacity,
             inbox: Mutex::new(Inbox {
                 user: VecDeque::new(),
-                system: VecDeque::new(),
+                system: Signals::default(),
                 receiver: None,
                 blocked: Vec::new(),
                 open: true,
@@ -193,7 +180,6 @@ impl<A: Actor> Mailbox<A> {
             signalled: AtomicBool::new(false),
             has_blocked: AtomicBool::new(false),
             terminated: AtomicBool::new(false),
-            on_terminated: Notify::new(),
             idle: IdleSetting::default(),
         })
     }
@@ -332,7 +318,7 @@ impl<A: Actor> Mailbox<A> {
             }
             // The batch is empty: move the inbox over, or wait for it.
             let mut inbox = self.inbox();
-            if let Some(signal) = inbox.system.pop_front() {
+            if let Some(signal) = inbox.system.pop() {
                 self.signalled.store(!inbox.system.is_empty(), Ordering::Release);
                 return Poll::Ready(Some(Next::Signal(signal)));
             }
@@ -371,7 +357,7 @@ impl<A: Actor> Mailbox<A> {
 
     fn next_signal(&self) -> Option<Signal> {
         let mut inbox = self.inbox();
-        let signal = inbox.system.pop_front();
+        let signal = inbox.system.pop();
         self.signalled.store(!inbox.system.is_empty(), Ordering::Release);
         signal
     }
@@ -408,7 +394,7 @@ impl<A: Actor> Mailbox<A> {
     /// Queues a signal for the actor's task.
     pub(crate) fn signal(&self, signal: Signal) {
         let mut inbox = self.inbox();
-        inbox.system.push_back(signal);
+        inbox.system.push(signal);
         self.signalled.store(true, Ordering::Release);
         let receiver = inbox.receiver.take();
         drop(inbox);
@@ -559,8 +545,7 @@ impl<A: Actor> Mailbox<A> {
         if !inbox.open {
             return Poll::Ready(());
         }
-        if let Some(at) = inbox.system.iter().position(|signal| matches!(signal, Signal::Stop)) {
-            inbox.system.remove(at);
+        if inbox.system.take_stop() {
             self.signalled.store(!inbox.system.is_empty(), Ordering::Release);
             return Poll::Ready(());
         }
@@ -574,7 +559,15 @@ impl<A: Actor> Mailbox<A> {
 
     /// Resolves once the actor's task has finished, hooks included.
     pub(crate) async fn terminated(&self) {
-        let notified = self.on_terminated.notified();
+        let waiting = {
+            let mut inbox = self.inbox();
+            // Set under the inbox lock, before the end takes `waiting`.
+            if self.is_terminated() {
+                return;
+            }
+            inbox.watches.get_or_insert_default().waiting.get_or_insert_default().clone()
+        };
+        let notified = waiting.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if self.is_terminated() {
@@ -614,4 +607,21 @@ fn take_expired<A: Actor>(queue: &mut VecDeque<Letter<A>>, now: u64) -> Vec<Lett
         }
     }
     expired
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fieldless;
+
+    impl Actor for Fieldless {}
+
+    /// Every actor has a mailbox all its life: what most never use (the
+    /// system queue, watches, children, a stash) is boxed on first use.
+    #[test]
+    fn a_mailbox_stays_small() {
+        let size = size_of::<Mailbox<Fieldless>>();
+        assert!(size <= 304, "a mailbox takes {size} bytes");
+    }
 }

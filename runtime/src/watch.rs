@@ -148,6 +148,9 @@ pub(crate) struct Watches {
     pub(crate) watchers: Vec<Arc<dyn Watcher>>,
     /// The actors this actor watches, with the means to withdraw.
     pub(crate) watching: Vec<Arc<dyn Watchee>>,
+    /// Woken at the actor's end: tasks waiting for it (`wait_stopped`, a
+    /// parent stopping its children, shutdown). Made by the first.
+    pub(crate) waiting: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Watches {

@@ -68,7 +68,10 @@ impl<A: Actor> Mailbox<A> {
     /// waits for its end.
     pub(crate) fn mark_terminated(&self, reason: ExitReason) {
         let mut inbox = self.inbox();
-        let watchers = inbox.watches.as_mut().map(|w| std::mem::take(&mut w.watchers)).unwrap_or_default();
+        let (watchers, waiting) = match inbox.watches.as_mut() {
+            Some(watches) => (std::mem::take(&mut watches.watchers), watches.waiting.take()),
+            None => (Vec::new(), None),
+        };
         if reason != ExitReason::Stopped {
             inbox.exit = Some(Box::new(reason.clone()));
         }
@@ -79,7 +82,9 @@ impl<A: Actor> Mailbox<A> {
             watcher.notify(Terminated { id: self.id, reason: reason.clone() });
         }
         self.system.events.publish(&ActorTerminated { id: self.id, reason });
-        self.on_terminated.notify_waiters();
+        if let Some(waiting) = waiting {
+            waiting.notify_waiters();
+        }
     }
 
     /// Starts watching `target`; returns `false` when this actor watches it
