@@ -224,16 +224,16 @@ impl<A: Actor> Mailbox<A> {
         Ok(())
     }
 
-    /// Queues messages from the front of `messages`, in order, while the
-    /// user queue has room: one lock and at most one wake-up for them all,
-    /// where [`try_push`](Mailbox::try_push) takes both per message. `Full`
-    /// leaves the messages that found no room in `messages`; `Closed` leaves
-    /// them all.
-    pub(crate) fn try_push_many<T>(
-        &self,
-        messages: &mut VecDeque<T>,
-        mut into_letter: impl FnMut(T) -> Letter<A>,
-    ) -> Result<(), Refused> {
+    /// Queues `letters` from the front, in order, while the user queue has
+    /// room: one lock and at most one wake-up for them all, where
+    /// [`try_push`](Mailbox::try_push) takes both per letter. An empty user
+    /// queue takes them whole, without moving a letter. `Full` leaves those
+    /// that found no room in `letters`; `Closed` leaves them all.
+    /// `deadlines` says whether any of them has a deadline.
+    pub(crate) fn try_push_letters(&self, letters: &mut VecDeque<Letter<A>>, deadlines: bool) -> Result<(), Refused> {
+        if letters.is_empty() {
+            return Ok(());
+        }
         let mut inbox = self.inbox();
         if !inbox.open {
             return Err(Refused::Closed);
@@ -242,13 +242,15 @@ impl<A: Actor> Mailbox<A> {
         // (but for a letter the actor stashes meanwhile, which the check of
         // `try_push` misses just the same).
         let queued = inbox.user.len().saturating_add(self.batched.load(Ordering::SeqCst));
-        let room = self.capacity.saturating_sub(queued).min(messages.len());
-        let mut watch = false;
-        for message in messages.drain(..room) {
-            let letter = into_letter(message);
-            watch |= letter.deadline().is_some() && !std::mem::replace(&mut inbox.watched, true);
-            inbox.user.push_back(letter);
+        let room = self.capacity.saturating_sub(queued).min(letters.len());
+        if room == letters.len() && inbox.user.is_empty() {
+            std::mem::swap(&mut inbox.user, letters);
+        } else {
+            inbox.user.extend(letters.drain(..room));
         }
+        // Watched when any of them has a deadline (even one left out, if
+        // only some fit: the sweeper then finds nothing, and stops).
+        let watch = room > 0 && deadlines && !std::mem::replace(&mut inbox.watched, true);
         // Woken once, and only if it waits (it then found the queue empty).
         let receiver = if room > 0 { inbox.receiver.take() } else { None };
         drop(inbox);
@@ -258,7 +260,7 @@ impl<A: Actor> Mailbox<A> {
         if watch {
             self.watch();
         }
-        if messages.is_empty() { Ok(()) } else { Err(Refused::Full) }
+        if letters.is_empty() { Ok(()) } else { Err(Refused::Full) }
     }
 
     /// Registers with the deadline sweeper, starting it if it is idle.

@@ -31,18 +31,25 @@ pub(crate) trait Post<P: Protocol>: Watchee {
     fn closed_error(&self) -> CallError {
         CallError::ActorStopped
     }
-    /// Queues envelopes from the front of `envelopes`, in order, as
-    /// `try_post` would one by one (a local mailbox takes them under one
-    /// lock); on a refusal, those not queued stay in `envelopes`.
-    fn try_post_many(&self, envelopes: &mut VecDeque<Envelope<P>>) -> Result<(), TrySendError<()>> {
-        while let Some(envelope) = envelopes.pop_front() {
-            if let Err(refused) = self.try_post(envelope) {
-                let (envelope, refused) = match refused {
-                    TrySendError::Full(envelope) => (envelope, TrySendError::Full(())),
-                    TrySendError::Stopped(envelope) => (envelope, TrySendError::Stopped(())),
-                };
-                envelopes.push_front(envelope);
-                return Err(refused);
+    /// Queues the envelopes `next` makes, in order, as `try_post` would one
+    /// by one (a local mailbox takes them under one lock). `next` says `None`
+    /// when it has no more; `hint` is how many it may make.
+    ///
+    /// # Errors
+    ///
+    /// `Full(n)` or `Stopped(n)`: the last `n` envelopes made were not
+    /// queued (they are dropped), and `next` may not have been asked for all.
+    fn try_post_many(
+        &self,
+        hint: usize,
+        next: &mut dyn FnMut() -> Option<Envelope<P>>,
+    ) -> Result<(), TrySendError<usize>> {
+        let _ = hint;
+        while let Some(envelope) = next() {
+            match self.try_post(envelope) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => return Err(TrySendError::Full(1)),
+                Err(TrySendError::Stopped(_)) => return Err(TrySendError::Stopped(1)),
             }
         }
         Ok(())
@@ -65,10 +72,23 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
         Mailbox::poll_room(self, cx)
     }
 
-    fn try_post_many(&self, envelopes: &mut VecDeque<Envelope<P>>) -> Result<(), TrySendError<()>> {
-        self.try_push_many(envelopes, crate::letter::letter).map_err(|refused| match refused {
-            Refused::Full => TrySendError::Full(()),
-            Refused::Closed => TrySendError::Stopped(()),
+    fn try_post_many(
+        &self,
+        hint: usize,
+        next: &mut dyn FnMut() -> Option<Envelope<P>>,
+    ) -> Result<(), TrySendError<usize>> {
+        // The letters are made before the mailbox is locked, so that its
+        // lock is held only to queue them.
+        let mut letters = VecDeque::with_capacity(hint);
+        let mut deadlines = false;
+        while let Some(envelope) = next() {
+            let letter = crate::letter::letter(envelope);
+            deadlines |= letter.deadline().is_some();
+            letters.push_back(letter);
+        }
+        self.try_push_letters(&mut letters, deadlines).map_err(|refused| match refused {
+            Refused::Full => TrySendError::Full(letters.len()),
+            Refused::Closed => TrySendError::Stopped(letters.len()),
         })
     }
 

@@ -1,7 +1,6 @@
 //! Requests from other nodes, on their way into a local mailbox.
 
 use std::any::Any;
-use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -162,25 +161,33 @@ impl<P: Protocol> Inbound for Served<P> {
             (0..incoming.len()).for_each(|at| failed(at, CallError::ActorStopped));
             return incoming.len();
         };
-        // The requests decoded and not yet queued: those just before `at`.
-        let mut pending = VecDeque::with_capacity(incoming.len());
-        for (at, one) in incoming.iter().enumerate() {
-            match envelope::<P>(self.id, system, *one, link) {
-                Ok(envelope) => pending.push_back(envelope),
-                Err(error) => {
-                    // What came before it is queued first, keeping the order.
-                    if !post_pending(&**post, &mut pending, at, failed) {
-                        return at - pending.len();
-                    }
-                    failed(at, error);
+        let mut at = 0;
+        while at < incoming.len() {
+            // One round: the requests up to the next one that cannot run,
+            // made one by one as the mailbox asks for them. Whatever came
+            // before a request that failed is queued before it is failed.
+            let mut failure = None;
+            let hint = incoming.len() - at;
+            let mut next = || {
+                let one = *incoming.get(at)?;
+                at += 1;
+                envelope::<P>(self.id, system, one, link).map_err(|error| failure = Some(error)).ok()
+            };
+            let posted = post.try_post_many(hint, &mut next);
+            // The requests made this round end before the one that failed.
+            let made = if failure.is_some() { at - 1 } else { at };
+            match posted {
+                Ok(()) => {}
+                Err(TrySendError::Full(unqueued)) => return made - unqueued,
+                Err(TrySendError::Stopped(unqueued)) => {
+                    (made - unqueued..made).for_each(|at| failed(at, CallError::ActorStopped));
                 }
             }
+            if let Some(error) = failure {
+                failed(made, error);
+            }
         }
-        if post_pending(&**post, &mut pending, incoming.len(), failed) {
-            incoming.len()
-        } else {
-            incoming.len() - pending.len()
-        }
+        incoming.len()
     }
 
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
@@ -260,27 +267,6 @@ fn envelope<P: Protocol>(
         .request
         .map(|request| Arc::new(ReplySlot::forward(forward::<P>(request, link.clone(), codec.encode_response))));
     Ok(Envelope { request, reply, origin })
-}
-
-/// Queues `pending`, the requests just before index `end` of a run, in
-/// one go. Returns `false` when the mailbox is full: what did not fit stays
-/// in `pending`. A stopped actor fails them all.
-fn post_pending<P: Protocol>(
-    post: &dyn Post<P>,
-    pending: &mut VecDeque<Envelope<P>>,
-    end: usize,
-    failed: &mut dyn FnMut(usize, CallError),
-) -> bool {
-    match post.try_post_many(pending) {
-        Ok(()) => true,
-        Err(TrySendError::Full(())) => false,
-        Err(TrySendError::Stopped(())) => {
-            let start = end - pending.len();
-            pending.clear();
-            (start..end).for_each(|at| failed(at, CallError::ActorStopped));
-            true
-        }
-    }
 }
 
 /// The error of a call between two builds of a service trait that differ.
