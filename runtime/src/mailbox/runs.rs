@@ -24,8 +24,16 @@ use crate::{Actor, CallError};
 
 /// The actor's task's run: boxed on first use, so that an actor that never
 /// takes one stays small (the box is 8 bytes in its future, the queue 32).
-#[expect(clippy::box_collection, reason = "an empty VecDeque is 32 bytes in every actor's future; the box is 8")]
-pub(crate) struct Run<A: Actor>(Option<Box<VecDeque<Letter<A>>>>);
+pub(crate) struct Run<A: Actor>(Option<Box<Letters<A>>>);
+
+/// A run's letters. Those handed over stay in place, as empty shells, until
+/// the run is over: removing each from the queue as it goes would move it
+/// or cost a drain per letter.
+struct Letters<A: Actor> {
+    queue: VecDeque<Letter<A>>,
+    /// How many letters, from the front, were handed over.
+    handed: usize,
+}
 
 impl<A: Actor> Default for Run<A> {
     fn default() -> Self {
@@ -33,24 +41,42 @@ impl<A: Actor> Default for Run<A> {
     }
 }
 
+impl<A: Actor> Letters<A> {
+    fn is_over(&self) -> bool {
+        self.handed >= self.queue.len()
+    }
+
+    /// Drops the shells of the letters handed over.
+    fn drop_handed(&mut self) {
+        self.queue.drain(..self.handed.min(self.queue.len()));
+        self.handed = 0;
+    }
+}
+
 impl<A: Actor> Run<A> {
     /// The run's next letter, left in place: handing it over from there
     /// spares moving it (letters are up to 144 bytes, stored inline).
     pub(crate) fn front(&mut self) -> Option<&mut Letter<A>> {
-        self.0.as_mut()?.front_mut()
+        let letters = self.0.as_mut()?;
+        letters.queue.get_mut(letters.handed)
     }
 
-    /// Drops the run's first letter where it lies (once handed over, an
-    /// empty shell).
+    /// Leaves the run's next letter behind (handed over, an empty shell).
     pub(crate) fn drop_front(&mut self) {
-        if let Some(run) = self.0.as_mut() {
-            run.drain(..run.len().min(1));
+        if let Some(letters) = self.0.as_mut() {
+            letters.handed += 1;
+            if letters.is_over() {
+                letters.queue.clear();
+                letters.handed = 0;
+            }
         }
     }
 
-    /// Takes the run's first letter out (to stash it).
+    /// Takes the run's next letter out (to stash it).
     pub(crate) fn take_front(&mut self) -> Option<Letter<A>> {
-        self.0.as_mut()?.pop_front()
+        let letters = self.0.as_mut()?;
+        letters.drop_handed();
+        letters.queue.pop_front()
     }
 }
 
@@ -58,7 +84,7 @@ impl<A: Actor> Mailbox<A> {
     /// Whether `run` has a letter left; it leaves the capacity count now,
     /// as a letter taken from the batch does.
     pub(super) fn take_from_run(&self, run: &Run<A>) -> bool {
-        if run.0.as_ref().is_none_or(|run| run.is_empty()) {
+        if run.0.as_ref().is_none_or(|letters| letters.is_over()) {
             return false;
         }
         self.batched.fetch_sub(1, Ordering::SeqCst);
@@ -75,19 +101,21 @@ impl<A: Actor> Mailbox<A> {
         if inbox.watched || batch.queued() > 0 || inbox.user.is_empty() {
             return false;
         }
-        let run = run.0.get_or_insert_default();
-        std::mem::swap(&mut **run, &mut inbox.user);
+        let letters = run.0.get_or_insert_with(|| Box::new(Letters { queue: VecDeque::new(), handed: 0 }));
+        letters.drop_handed();
+        std::mem::swap(&mut letters.queue, &mut inbox.user);
         batch.current = None;
         // Senders read it under the inbox lock, which this update is under.
-        self.batched.fetch_add(run.len(), Ordering::Relaxed);
+        self.batched.fetch_add(letters.queue.len(), Ordering::Relaxed);
         true
     }
 
     /// Hands the letters of `run` not taken yet back to the front of the
     /// batch, or rejects them once the mailbox is closed.
     pub(crate) fn put_back(&self, run: &mut Run<A>) {
-        let Some(held) = run.0.as_mut().filter(|run| !run.is_empty()) else { return };
-        let mut letters = std::mem::take(&mut **held);
+        let Some(held) = run.0.as_mut().filter(|letters| !letters.is_over()) else { return };
+        held.drop_handed();
+        let mut letters = std::mem::take(&mut held.queue);
         let inbox = self.inbox();
         if inbox.open {
             let mut batch = lock(&self.batch);
