@@ -28,7 +28,7 @@ pub(crate) struct Run<A: Actor>(Option<Box<Letters<A>>>);
 
 /// A run's letters. Those handed over stay in place, as empty shells, until
 /// the run is over: removing each from the queue as it goes would move it
-/// or cost a drain per letter.
+/// or cost a drain per letter. A run that is over is empty.
 struct Letters<A: Actor> {
     queue: VecDeque<Letter<A>>,
     /// How many letters, from the front, were handed over.
@@ -102,7 +102,6 @@ impl<A: Actor> Mailbox<A> {
             return false;
         }
         let letters = run.0.get_or_insert_with(|| Box::new(Letters { queue: VecDeque::new(), handed: 0 }));
-        letters.drop_handed();
         std::mem::swap(&mut letters.queue, &mut inbox.user);
         batch.current = None;
         // Senders read it under the inbox lock, which this update is under.
