@@ -304,7 +304,7 @@ async fn stray_replies_and_late_hellos_are_counted_and_dropped() {
     let mut attacker = node.attack().await;
     let before = node.stats();
 
-    let response = (codec().encode_response)(&CounterResponse::Add(1), AlignedVec::new()).expect("a response");
+    let response = codec().response_bytes(&CounterResponse::Add(1)).expect("a response");
     let error = rkyv::to_bytes::<RkyvError>(&CallError::Timeout).expect("an archived error");
     let mut bytes = frame(&Header::control(Kind::Reply, 424_242), &response);
     bytes.extend(frame(&Header::control(Kind::Failure, 424_243), &error));

@@ -14,7 +14,7 @@ use courier::ActorId;
 use courier::prelude::*;
 use courier::{CallError, Codec, Protocol};
 use courier_runtime::Watcher;
-use courier_runtime::remote::{Completion, Inbound, InboundTarget, Incoming, Link, Outgoing, Refusal};
+use courier_runtime::remote::{Completion, Inbound, InboundTarget, Incoming, Link, Outgoing, Payload, Refusal};
 use rkyv::util::AlignedVec;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::timeout;
@@ -63,7 +63,7 @@ impl Link for Nowhere {
         Poll::Ready(())
     }
 
-    fn reply(&self, _: u64, _: Result<&[u8], CallError>) {}
+    fn reply(&self, _: u64, _: Result<Payload<'_>, CallError>) {}
 
     fn watch(&self, _: ActorId, _: Arc<dyn Watcher>) {}
 
@@ -80,7 +80,7 @@ fn payloads(ns: &[Option<u32>]) -> Vec<AlignedVec> {
     let codec = codec();
     ns.iter()
         .map(|n| match n {
-            Some(n) => (codec.encode_request)(&ItemsRequest::Item(*n), AlignedVec::new()).expect("encode"),
+            Some(n) => codec.request_bytes(&ItemsRequest::Item(*n)).expect("encode"),
             None => {
                 let mut garbage = AlignedVec::new();
                 garbage.extend_from_slice(&[0xff; 3]);

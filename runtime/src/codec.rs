@@ -2,29 +2,58 @@
 //!
 //! `#[courier::actor]` gives every service that is not `local` a [`Codec`]
 //! in [`Protocol::CODEC`]: plain function pointers, so the transport can
-//! carry any service's messages without being generic over them. Decoding
-//! checks the bytes (rkyv's validation) before it trusts them: bytes that
-//! are not a valid archive of the expected type are a
-//! [`CallError::Protocol`], never undefined behaviour.
+//! carry any service's messages without being generic over them. Encoding
+//! appends the archive to a buffer the caller owns (a transport's send queue
+//! takes it in place, no copy); decoding checks the bytes (rkyv's
+//! validation) before it trusts them: bytes that are not a valid archive of
+//! the expected type are a [`CallError::Protocol`], never undefined
+//! behaviour.
 
 use std::fmt;
 
+use rkyv::ser::allocator::{Arena, ArenaHandle};
+use rkyv::ser::{Positional, Writer};
 use rkyv::util::AlignedVec;
 
 use crate::CallError;
 use crate::protocol::Protocol;
 use crate::wire_check::{Checked, Wire};
 
+/// Appends the archive of a `T` to the buffer (see [`Archiver`]).
+pub type EncodeFn<T> = fn(&T, &mut Archiver, &mut Vec<u8>) -> Result<(), CallError>;
+
 /// Encoders and decoders of one protocol's requests and responses.
 pub struct Codec<P: Protocol> {
-    /// Archives a request into the given buffer (cleared first).
-    pub encode_request: fn(&P, AlignedVec) -> Result<AlignedVec, CallError>,
+    /// Appends the archive of a request to the buffer (see [`Archiver`]).
+    pub encode_request: EncodeFn<P>,
     /// Checks and reads back an archived request.
     pub decode_request: fn(&[u8]) -> Result<P, CallError>,
-    /// Archives a response into the given buffer (cleared first).
-    pub encode_response: fn(&P::Response, AlignedVec) -> Result<AlignedVec, CallError>,
+    /// Appends the archive of a response to the buffer (see [`Archiver`]).
+    pub encode_response: EncodeFn<P::Response>,
     /// Checks and reads back an archived response.
     pub decode_response: fn(&[u8]) -> Result<P::Response, CallError>,
+}
+
+impl<P: Protocol> Codec<P> {
+    /// `request` archived on its own, aligned to be read back.
+    pub fn request_bytes(&self, request: &P) -> Result<AlignedVec, CallError> {
+        to_aligned(|archiver, out| (self.encode_request)(request, archiver, out))
+    }
+
+    /// `response` archived on its own, aligned to be read back.
+    pub fn response_bytes(&self, response: &P::Response) -> Result<AlignedVec, CallError> {
+        to_aligned(|archiver, out| (self.encode_response)(response, archiver, out))
+    }
+}
+
+fn to_aligned(
+    encode: impl FnOnce(&mut Archiver, &mut Vec<u8>) -> Result<(), CallError>,
+) -> Result<AlignedVec, CallError> {
+    let mut out = Vec::new();
+    encode(&mut Archiver::new(), &mut out)?;
+    let mut aligned = AlignedVec::with_capacity(out.len());
+    aligned.extend_from_slice(&out);
+    Ok(aligned)
 }
 
 impl<P: Protocol> Clone for Codec<P> {
@@ -41,20 +70,83 @@ impl<P: Protocol> fmt::Debug for Codec<P> {
     }
 }
 
+/// What archiving needs besides its output: rkyv's scratch memory, kept
+/// from one message to the next (and shrunk back to its largest block each
+/// time). Keep one per send queue or per thread.
+///
+/// An archive appended to a buffer counts its positions from its own first
+/// byte, so it reads back wherever it lands once that byte is aligned to 16
+/// (as the transport's frames put it).
+pub struct Archiver {
+    arena: Arena,
+}
+
+impl Archiver {
+    /// An archiver with rkyv's default scratch memory (1 KiB).
+    pub fn new() -> Archiver {
+        Archiver { arena: Arena::new() }
+    }
+
+    pub(crate) fn arena(&mut self) -> ArenaHandle<'_> {
+        self.arena.acquire()
+    }
+}
+
+impl Default for Archiver {
+    fn default() -> Self {
+        Archiver::new()
+    }
+}
+
+impl fmt::Debug for Archiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Archiver").finish_non_exhaustive()
+    }
+}
+
+/// rkyv's output for an archive appended to a buffer: positions count from
+/// where the archive starts, not from the buffer's start. Named in the
+/// bound of [`Wire`]; not for use of its own.
+#[doc(hidden)]
+pub struct Appending<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl<'a> Appending<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
+        let start = out.len();
+        Appending { out, start }
+    }
+}
+
+impl Positional for Appending<'_> {
+    fn pos(&self) -> usize {
+        self.out.len() - self.start
+    }
+}
+
+impl<E> Writer<E> for Appending<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), E> {
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 /// Archives and reads back a `T`: implemented by `Checked<true>` for every
 /// [`Wire`] type. Generated codecs name it as `Checked<{ ..::__WIRE }>`, the
 /// conjunction of the service's type checks, so that a service whose types
 /// cannot travel gets the checks' one error per type and nothing more.
 pub trait Carry<T> {
-    /// Archives `value` into `buffer`, cleared first.
-    fn encode(value: &T, buffer: AlignedVec) -> Result<AlignedVec, CallError>;
+    /// Appends the archive of `value` to `out`.
+    fn encode(value: &T, archiver: &mut Archiver, out: &mut Vec<u8>) -> Result<(), CallError>;
     /// Checks that `bytes` are an archived `T`, then reads it back.
     fn decode(bytes: &[u8]) -> Result<T, CallError>;
 }
 
 impl<T: Wire> Carry<T> for Checked<true> {
-    fn encode(value: &T, buffer: AlignedVec) -> Result<AlignedVec, CallError> {
-        value.encode(buffer)
+    fn encode(value: &T, archiver: &mut Archiver, out: &mut Vec<u8>) -> Result<(), CallError> {
+        value.encode(archiver, out)
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CallError> {
@@ -62,13 +154,13 @@ impl<T: Wire> Carry<T> for Checked<true> {
     }
 }
 
-/// Archives `value` into `buffer` (cleared first); what every generated
-/// codec encodes with.
-pub fn encode<T, const WIRE: bool>(value: &T, buffer: AlignedVec) -> Result<AlignedVec, CallError>
+/// Appends the archive of `value` to `out`; what every generated codec
+/// encodes with.
+pub fn encode<T, const WIRE: bool>(value: &T, archiver: &mut Archiver, out: &mut Vec<u8>) -> Result<(), CallError>
 where
     Checked<WIRE>: Carry<T>,
 {
-    <Checked<WIRE> as Carry<T>>::encode(value, buffer)
+    <Checked<WIRE> as Carry<T>>::encode(value, archiver, out)
 }
 
 /// Checks that `bytes` are an archived `T`, then reads it back; what every

@@ -45,7 +45,7 @@ mod wire_check;
 pub use actor::{Actor, MailboxSize};
 pub use actor_ref::ActorRef;
 pub use call::{Call, CallFuture, Tell, TellFuture};
-pub use codec::Codec;
+pub use codec::{Archiver, Codec, EncodeFn};
 pub use context::Context;
 pub use error::{CallChain, CallError, SpawnError, TrySendError};
 pub use events::EventStream;
@@ -63,6 +63,6 @@ pub use watch::{ExitReason, Terminated, WatchTarget, Watchable, Watcher};
 pub mod __private {
     pub use rkyv;
 
-    pub use crate::codec::{decode, encode};
+    pub use crate::codec::{Appending, decode, encode};
     pub use crate::wire_check::{Checked, Wire, WireField};
 }

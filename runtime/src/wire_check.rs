@@ -18,13 +18,15 @@
 use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor::{Error, Fallible};
+use rkyv::ser::Serializer;
 use rkyv::ser::allocator::ArenaHandle;
-use rkyv::util::AlignedVec;
+use rkyv::ser::sharing::Share;
 use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
 use rkyv::{Archive, Deserialize, Place, Serialize};
 
 use crate::CallError;
 use crate::chain::short_type_name;
+use crate::codec::{Appending, Archiver};
 
 /// A type that can travel in a message: rkyv serializes it, checks its
 /// archived bytes and deserializes it back.
@@ -39,9 +41,9 @@ pub trait Wire: Sized {
     /// Always `true`: naming it asks the compiler to prove `Self: Wire`.
     const WIRE: bool = true;
 
-    /// Archives `self` into `buffer` (cleared first, so one buffer serves
-    /// many messages) and hands it back.
-    fn encode(&self, buffer: AlignedVec) -> Result<AlignedVec, CallError>;
+    /// Appends the archive of `self` to `out` (see [`Archiver`]); on error
+    /// `out` may hold part of it.
+    fn encode(&self, archiver: &mut Archiver, out: &mut Vec<u8>) -> Result<(), CallError>;
 
     /// Checks that `bytes` (aligned to 16) are an archived `Self`, then
     /// reads it back; bytes that are not are refused, never trusted.
@@ -53,14 +55,15 @@ pub trait Wire: Sized {
 #[diagnostic::do_not_recommend]
 impl<T> Wire for T
 where
-    T: Archive + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, Error>>,
+    T: Archive + for<'a, 'b> Serialize<HighSerializer<Appending<'b>, ArenaHandle<'a>, Error>>,
     T::Archived: for<'a> CheckBytes<HighValidator<'a, Error>> + Deserialize<T, HighDeserializer<Error>>,
 {
-    fn encode(&self, mut buffer: AlignedVec) -> Result<AlignedVec, CallError> {
-        buffer.clear();
-        rkyv::api::high::to_bytes_in::<_, Error>(self, buffer).map_err(|error| CallError::Protocol {
+    fn encode(&self, archiver: &mut Archiver, out: &mut Vec<u8>) -> Result<(), CallError> {
+        let mut serializer = Serializer::new(Appending::new(out), archiver.arena(), Share::new());
+        rkyv::api::serialize_using::<_, Error>(self, &mut serializer).map_err(|error| CallError::Protocol {
             detail: format!("a `{}` could not be written: {error}", short_type_name::<T>()),
-        })
+        })?;
+        Ok(())
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CallError> {

@@ -78,7 +78,7 @@ pub fn call(request: u64, target: Target) -> Header {
 
 /// The archived request `add(n)`.
 pub fn add_payload(n: u64) -> AlignedVec {
-    (codec().encode_request)(&CounterRequest::Add(n), AlignedVec::new()).expect("an encoded request")
+    codec().request_bytes(&CounterRequest::Add(n)).expect("an encoded request")
 }
 
 /// One frame's bytes, prefix included.

@@ -391,11 +391,28 @@ pub fn write(
     out: &mut Vec<u8>,
     scratch: &mut AlignedVec,
 ) -> Result<(), EnvelopeError> {
+    write_with(header, out, scratch, |out: &mut Vec<u8>| {
+        out.extend_from_slice(payload);
+        Ok(())
+    })
+}
+
+/// Appends the frame of `header` to `out`, its payload archived in place by
+/// `payload` (see [`frame::encode_with`]); as [`write`] otherwise. If the
+/// header or the payload fails, `out` is left as it was.
+pub fn write_with<E: From<EnvelopeError>>(
+    header: &Header,
+    out: &mut Vec<u8>,
+    scratch: &mut AlignedVec,
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
     let (tag, target, name): (u8, [u8; 12], &[u8]) = match &header.target {
         Target::Node => (0, [0; 12], &[]),
         Target::Actor(seq) => (1, pad_front(seq.to_le_bytes()), &[]),
         Target::Name(name) => {
-            let len = u32::try_from(name.len()).map_err(|_| EnvelopeError::Write("a target name over 4 GiB".into()))?;
+            let Ok(len) = u32::try_from(name.len()) else {
+                return Err(EnvelopeError::Write("a target name over 4 GiB".into()).into());
+            };
             let mut fields = [0; 12];
             fields[..4].copy_from_slice(&((FIXED_HEADER_LEN - NAME_AT) as u32).to_le_bytes());
             fields[4..8].copy_from_slice(&len.to_le_bytes());
@@ -403,7 +420,7 @@ pub fn write(
         }
     };
     let sender = match header.sender {
-        Some(actor) if actor.seq == 0 => return Err(EnvelopeError::Write("actor sequence number 0".into())),
+        Some(actor) if actor.seq == 0 => return Err(EnvelopeError::Write("actor sequence number 0".into()).into()),
         Some(actor) => actor,
         None => ActorId { node: 0, seq: 0 },
     };
@@ -426,8 +443,7 @@ pub fn write(
     }
     if name.is_empty() && header.chain.is_empty() {
         // Every frame but lookups, calls by name and nested calls.
-        frame::encode(&fixed, payload, out);
-        return Ok(());
+        return frame::encode_with(&fixed, out, payload);
     }
     let mut whole = Vec::with_capacity(FIXED_HEADER_LEN + name.len());
     whole.extend_from_slice(&fixed);
@@ -441,8 +457,7 @@ pub fn write(
         whole.extend_from_slice(&buffer);
         *scratch = buffer;
     }
-    frame::encode(&whole, payload, out);
-    Ok(())
+    frame::encode_with(&whole, out, payload)
 }
 
 #[cfg(test)]

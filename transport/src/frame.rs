@@ -148,16 +148,69 @@ pub enum FrameError {
 /// If the body would not fit a `u32` length (4 GiB), which no caller that
 /// keeps to a maximum frame size can reach.
 pub fn encode(header: &[u8], payload: &[u8], out: &mut Vec<u8>) {
-    let offset = if payload.is_empty() { header.len() } else { payload_offset(header.len()) };
-    let len = offset + payload.len();
-    let (len32, header32) = (u32::try_from(len), u32::try_from(header.len()));
-    let (Ok(len32), Ok(header32)) = (len32, header32) else { panic!("a frame body of {len} bytes") };
-    out.reserve(PREFIX_LEN + len);
-    out.extend_from_slice(&len32.to_le_bytes());
-    out.extend_from_slice(&header32.to_le_bytes());
-    out.extend_from_slice(header);
-    out.resize(out.len() + (offset - header.len()), 0);
-    out.extend_from_slice(payload);
+    let appended = encode_with(header, out, |out| {
+        out.extend_from_slice(payload);
+        Ok::<(), std::convert::Infallible>(())
+    });
+    match appended {
+        Ok(()) => {}
+        Err(never) => match never {},
+    }
+}
+
+/// Appends one frame to `out` whose payload `payload` appends itself, at
+/// the offset where it will be read (so an archive is written in place,
+/// not copied). If `payload` fails, or panics, `out` is left as it was.
+///
+/// # Panics
+///
+/// As [`encode`].
+pub fn encode_with<E>(
+    header: &[u8],
+    out: &mut Vec<u8>,
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = out.len();
+    let offset = payload_offset(header.len());
+    // A small payload then fits without growing the buffer again.
+    out.reserve(PREFIX_LEN + offset + 64);
+    let mut frame = Unfinished { out, start, done: false };
+    // The body's length is known once the payload is written.
+    frame.out.extend_from_slice(&[0; 4]);
+    frame.out.extend_from_slice(&header_len(header.len()).to_le_bytes());
+    frame.out.extend_from_slice(header);
+    frame.out.resize(start + PREFIX_LEN + offset, 0);
+    payload(frame.out)?;
+    if frame.out.len() == start + PREFIX_LEN + offset {
+        // No payload: no padding either.
+        frame.out.truncate(start + PREFIX_LEN + header.len());
+    }
+    let body = frame.out.len() - start - PREFIX_LEN;
+    let Ok(body32) = u32::try_from(body) else { panic!("a frame body of {body} bytes") };
+    frame.out[start..start + 4].copy_from_slice(&body32.to_le_bytes());
+    frame.done = true;
+    Ok(())
+}
+
+fn header_len(len: usize) -> u32 {
+    let Ok(len) = u32::try_from(len) else { panic!("a frame header of {len} bytes") };
+    len
+}
+
+/// A frame being appended: dropped unfinished (its payload failed or
+/// panicked), it takes its bytes back out.
+struct Unfinished<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+    done: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.out.truncate(self.start);
+        }
+    }
 }
 
 /// Turns a stream's bytes, in chunks of any size, back into frames.
@@ -398,6 +451,40 @@ mod tests {
                 assert_eq!(frame.payload().as_ptr() as usize % ALIGN, 0, "payload aligned");
             }
         }
+    }
+
+    #[test]
+    fn a_payload_written_in_place_reads_back_and_one_that_fails_leaves_nothing() {
+        let mut wire = Vec::new();
+        encode(b"abc", b"first", &mut wire);
+        let before = wire.clone();
+        let failed = encode_with(b"head", &mut wire, |out| {
+            out.extend_from_slice(b"half a payload");
+            Err("could not write")
+        });
+        assert_eq!(failed, Err("could not write"));
+        assert_eq!(wire, before, "nothing of the failed frame is left");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = encode_with(b"head", &mut wire, |out| -> Result<(), ()> {
+                out.extend_from_slice(b"half a payload");
+                panic!("a payload that panics");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(wire, before, "nothing of the panicked frame is left");
+        encode_with(b"head", &mut wire, |out| {
+            out.extend_from_slice(b"in place");
+            Ok::<(), ()>(())
+        })
+        .expect("written");
+        encode_with(b"bare", &mut wire, |_| Ok::<(), ()>(())).expect("written");
+        let mut expected = before;
+        encode(b"head", b"in place", &mut expected);
+        encode(b"bare", b"", &mut expected);
+        assert_eq!(wire, expected, "the same bytes as a payload copied in, padding only before a payload");
+        let read = frames(&wire, 7).expect("frames");
+        assert_eq!((read[1].header(), read[1].payload()), (&b"head"[..], &b"in place"[..]));
+        assert_eq!((read[2].header(), read[2].payload()), (&b"bare"[..], &b""[..]));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 
-use courier_runtime::remote::{Inbound, InboundTarget, Incoming, Link, Undelivered};
+use courier_runtime::remote::{Inbound, InboundTarget, Incoming, Link, Undelivered, archived};
 use courier_runtime::{ActorId, CallError, System};
 use rkyv::rancor::Error as RkyvError;
 
@@ -218,7 +218,7 @@ pub(crate) fn answer_with_actor(shared: &Shared, peer: &Peer, request: u64, foun
     match found.and_then(|id| {
         rkyv::to_bytes::<RkyvError>(&id).map_err(|error| CallError::Protocol { detail: error.to_string() })
     }) {
-        Ok(bytes) => peer.reply(request, Ok(&bytes)),
+        Ok(bytes) => peer.reply(request, Ok(&archived(&bytes))),
         Err(error) => {
             match error {
                 CallError::Protocol { .. } => Counters::bump(&shared.counters.invalid_payloads),

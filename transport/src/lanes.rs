@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use courier_runtime::ActorId;
+use courier_runtime::remote::Payload;
+use courier_runtime::{ActorId, Archiver, CallError};
 use rkyv::util::AlignedVec;
 use tokio::sync::Notify;
 
@@ -59,6 +60,8 @@ struct Queue {
     unpublished: usize,
     /// The call chain's archive on its way into `frames`.
     scratch: AlignedVec,
+    /// What archiving payloads straight into `frames` needs.
+    archiver: Archiver,
     /// The route of the last full header in `frames`: frames that repeat it
     /// get a compact header. Forgotten whenever `frames` is taken, so that
     /// every batch starts with a full header, whichever stream carries it.
@@ -78,6 +81,9 @@ pub enum Refused {
     /// The header could not be written.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// The payload could not be written.
+    #[error(transparent)]
+    Payload(#[from] CallError),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,11 +119,22 @@ impl Lanes {
         self.queued.load(Ordering::Acquire)
     }
 
-    /// Queues a frame on `lane`, refused when the queues are over the limit
-    /// unless `always` (replies: their call was accepted already); even
-    /// those are refused past twice the limit, so that a peer that sends
-    /// requests and never reads the replies cannot grow this node's memory.
+    /// Queues a frame on `lane` with an already-archived payload; see
+    /// [`push_with`](Lanes::push_with).
     pub fn push(&self, lane: usize, header: &Header, payload: &[u8], always: bool) -> Result<(), Refused> {
+        self.push_with(lane, header, always, &|_, out| {
+            out.extend_from_slice(payload);
+            Ok(())
+        })
+    }
+
+    /// Queues a frame on `lane`, its payload archived in place, refused when
+    /// the queues are over the limit unless `always` (replies: their call
+    /// was accepted already); even those are refused past twice the limit,
+    /// so that a peer that sends requests and never reads the replies cannot
+    /// grow this node's memory. Nothing is queued if the header or the
+    /// payload cannot be written.
+    pub fn push_with(&self, lane: usize, header: &Header, always: bool, payload: Payload<'_>) -> Result<(), Refused> {
         let queued = self.queued();
         if !always && queued >= self.limit {
             return Err(Refused::Full);
@@ -129,8 +146,10 @@ impl Lanes {
         let mut queue = lock(&lane.queue);
         let was_empty = queue.frames.is_empty();
         let before = queue.frames.len();
-        let Queue { frames, unpublished, scratch, route } = &mut *queue;
-        envelope::write_on(header, payload, frames, scratch, route)?;
+        let Queue { frames, unpublished, scratch, archiver, route } = &mut *queue;
+        envelope::write_on(header, frames, scratch, route, |out: &mut Vec<u8>| {
+            payload(archiver, out).map_err(Refused::Payload)
+        })?;
         *unpublished += frames.len() - before;
         if *unpublished >= self.publish_every {
             self.queued.fetch_add(std::mem::take(unpublished), Ordering::AcqRel);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use courier_runtime::remote::{Completion, Link, Network, NetworkStats, Resolving, WeakSystem};
+use courier_runtime::remote::{Completion, Link, Network, NetworkStats, Resolving, WeakSystem, archived};
 use courier_runtime::{ActorId, CallError};
 use dashmap::DashMap;
 use rkyv::rancor::Error as RkyvError;
@@ -333,7 +333,7 @@ impl Node {
             });
             let deadline = Instant::now() + shared.config.call_timeout;
             if let Err(courier_runtime::remote::Refusal::Down(error)) =
-                peer.send_frame(header, 0, &[], Some((deadline, completion)))
+                peer.send_frame(header, 0, &archived(&[]), Some((deadline, completion)))
             {
                 return Err(error);
             }

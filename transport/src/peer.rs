@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use courier_runtime::remote::{Completion, Link, Outgoing, Refusal};
+use courier_runtime::remote::{Completion, Link, Outgoing, Payload, Refusal};
 use courier_runtime::{ActorId, CallError, ExitReason, Terminated, Watcher};
 use rkyv::rancor::Error as RkyvError;
 use tokio::sync::Notify;
 
-use crate::envelope::{Header, Kind, Target};
+use crate::envelope::{EnvelopeError, Header, Kind, Target};
 use crate::lanes::{Lanes, Refused, lane_of};
 use crate::pending::Pending;
 use crate::watches::{Change, Watching};
@@ -217,7 +217,7 @@ impl Peer {
         &self,
         mut header: Header,
         lane: usize,
-        payload: &[u8],
+        payload: Payload<'_>,
         call: Option<(Instant, Completion)>,
     ) -> Result<(), Refusal> {
         if !self.is_up() {
@@ -231,7 +231,7 @@ impl Peer {
             id
         });
         header.request = request.unwrap_or(0);
-        let pushed = self.lanes.push(lane, &header, payload, false);
+        let pushed = self.lanes.push_with(lane, &header, false, payload);
         // A loss between the check above and the insert would leave the call
         // behind the drain: look again.
         let refusal = match pushed {
@@ -239,6 +239,7 @@ impl Peer {
             Ok(()) => Refusal::Down(self.unreachable()),
             Err(Refused::Full | Refused::Overflow) => Refusal::Full,
             Err(Refused::Envelope(error)) => Refusal::Down(CallError::Protocol { detail: error.to_string() }),
+            Err(Refused::Payload(error)) => Refusal::Down(error),
         };
         if let Some(completion) = request.and_then(|id| self.complete(id)) {
             // Full: the caller retries with the same request, so the
@@ -297,22 +298,19 @@ impl Link for Peer {
         self.ask(self.watching.remove(target.seq, watcher), target.seq);
     }
 
-    fn reply(&self, request: u64, outcome: Result<&[u8], CallError>) {
+    fn reply(&self, request: u64, outcome: Result<Payload<'_>, CallError>) {
         if !self.is_up() {
             // The caller's node is gone, and its call with it.
             return;
         }
-        let mut header = Header::control(Kind::Reply, request);
         let lane = (request % self.lanes.count() as u64) as usize;
         let pushed = match outcome {
-            Ok(payload) => self.lanes.push(lane, &header, payload, true),
-            Err(error) => {
-                header.kind = Kind::Failure;
-                match rkyv::to_bytes::<RkyvError>(&error) {
-                    Ok(payload) => self.lanes.push(lane, &header, &payload, true),
-                    Err(_) => return,
-                }
-            }
+            Ok(payload) => match self.lanes.push_with(lane, &Header::control(Kind::Reply, request), true, payload) {
+                // The response could not be written: the caller gets why.
+                Err(Refused::Payload(error)) => self.push_failure(lane, request, &error),
+                pushed => pushed,
+            },
+            Err(error) => self.push_failure(lane, request, &error),
         };
         match pushed {
             Ok(()) => {}
@@ -326,6 +324,14 @@ impl Link for Peer {
             }
             Err(error) => tracing::debug!(node = %self.describe(), %error, "a reply could not be queued"),
         }
+    }
+}
+
+impl Peer {
+    /// Queues the failure of the call `request`.
+    fn push_failure(&self, lane: usize, request: u64, error: &CallError) -> Result<(), Refused> {
+        let payload = rkyv::to_bytes::<RkyvError>(error).map_err(|error| EnvelopeError::Write(error.to_string()))?;
+        self.lanes.push(lane, &Header::control(Kind::Failure, request), &payload, true)
     }
 }
 

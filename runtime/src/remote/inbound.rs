@@ -5,10 +5,9 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rkyv::util::AlignedVec;
-
-use super::{ArchivedHop, Link, decoding, with_scratch};
+use super::{ArchivedHop, Link, decoding};
 use crate::chain::{ChainLink, Label};
+use crate::codec::EncodeFn;
 use crate::letter::{Envelope, Origin};
 use crate::protocol::Protocol;
 use crate::recipient::{Post, Recipient};
@@ -280,22 +279,9 @@ pub(crate) fn fingerprint_mismatch(service: &str, ours: u64, theirs: u64) -> Cal
 }
 
 /// Sends the first fill of a remote call's reply slot back over `link`.
-fn forward<P: Protocol>(
-    request: u64,
-    link: Arc<dyn Link>,
-    encode: fn(&P::Response, AlignedVec) -> Result<AlignedVec, CallError>,
-) -> Forward<P::Response> {
+fn forward<P: Protocol>(request: u64, link: Arc<dyn Link>, encode: EncodeFn<P::Response>) -> Forward<P::Response> {
     Box::new(move |reply| match reply {
-        Ok(response) => with_scratch(|buffer| match encode(&response, buffer) {
-            Ok(bytes) => {
-                link.reply(request, Ok(&bytes));
-                ((), bytes)
-            }
-            Err(error) => {
-                link.reply(request, Err(error));
-                ((), AlignedVec::new())
-            }
-        }),
+        Ok(response) => link.reply(request, Ok(&|archiver, out| encode(&response, archiver, out))),
         Err(error) => link.reply(request, Err(error)),
     })
 }

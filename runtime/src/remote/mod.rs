@@ -39,7 +39,7 @@ pub use system::{InboundTarget, WeakSystem};
 
 use crate::system::SystemShared;
 use crate::watch::Watcher;
-use crate::{ActorId, CallError};
+use crate::{ActorId, Archiver, CallError};
 
 /// One actor waiting in a call chain, as it crosses the wire.
 #[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -51,8 +51,21 @@ pub struct Hop {
     pub label: String,
 }
 
-/// A request on its way to another node, its payload already encoded.
-#[derive(Debug)]
+/// Writes a payload where the transport wants it: appends its archive to
+/// the buffer (a send queue), with the queue's [`Archiver`]. Encoding fails
+/// with a [`CallError::Protocol`] that the transport hands back.
+pub type Payload<'a> = &'a dyn Fn(&mut Archiver, &mut Vec<u8>) -> Result<(), CallError>;
+
+/// A payload archived already: writing it copies `bytes`.
+pub fn archived(bytes: &[u8]) -> impl Fn(&mut Archiver, &mut Vec<u8>) -> Result<(), CallError> + '_ {
+    move |_, out| {
+        out.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// A request on its way to another node, its payload written by the
+/// transport's call of [`payload`](Outgoing::payload).
 pub struct Outgoing<'a> {
     /// The target actor's sequence number on the receiving node.
     pub target: u64,
@@ -68,8 +81,22 @@ pub struct Outgoing<'a> {
     pub chain: Vec<Hop>,
     /// Time left before the deadline, for a call.
     pub budget: Option<Duration>,
-    /// The archived request.
-    pub payload: &'a [u8],
+    /// Writes the archived request.
+    pub payload: Payload<'a>,
+}
+
+impl std::fmt::Debug for Outgoing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("target", &self.target)
+            .field("service", &self.service)
+            .field("fingerprint", &self.fingerprint)
+            .field("method", &self.method)
+            .field("sender", &self.sender)
+            .field("chain", &self.chain)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a call's reply becomes: run once with the reply's archived response,
@@ -98,14 +125,15 @@ pub trait Link: Send + Sync + 'static {
     ///
     /// [`Refusal::Full`] when the queues are full (nothing was queued, the
     /// completion is dropped unrun), [`Refusal::Down`] when the node cannot be
-    /// reached.
+    /// reached or the payload could not be written.
     fn send(&self, frame: Outgoing<'_>, call: Option<(Instant, Completion)>) -> Result<(), Refusal>;
 
     /// Ready once the send queues have room again (or the link is down).
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
 
-    /// Sends the reply to the call `request` that came over this link.
-    fn reply(&self, request: u64, outcome: Result<&[u8], CallError>);
+    /// Sends the reply to the call `request` that came over this link: the
+    /// response's archive, written by the payload, or the failure.
+    fn reply(&self, request: u64, outcome: Result<Payload<'_>, CallError>);
 
     /// Tells `watcher` once the actor `target` of the other node is gone, or
     /// once this link is lost ([`ExitReason::NodeLost`](crate::ExitReason)).
@@ -206,18 +234,4 @@ pub(crate) fn decoding_context() -> Option<Source> {
     // until `decoding` returns (or unwinds), and it is reset before that.
     let (system, link) = unsafe { source.as_ref() }?;
     Some(((*system).clone(), (*link).clone()))
-}
-
-thread_local! {
-    /// A buffer for archiving payloads on this thread, reused message after
-    /// message.
-    static SCRATCH: std::cell::Cell<rkyv::util::AlignedVec> = std::cell::Cell::new(rkyv::util::AlignedVec::new());
-}
-
-/// Runs `f` with this thread's scratch buffer; `f` hands it back. A nested
-/// use gets a fresh buffer rather than the borrowed one.
-pub(crate) fn with_scratch<R>(f: impl FnOnce(rkyv::util::AlignedVec) -> (R, rkyv::util::AlignedVec)) -> R {
-    let (result, buffer) = f(SCRATCH.take());
-    SCRATCH.set(buffer);
-    result
 }

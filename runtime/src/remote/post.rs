@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::{Completion, Hop, Link, Outgoing, Refusal, decoding, with_scratch};
+use super::{Completion, Hop, Link, Outgoing, Refusal, decoding};
 use crate::chain::ChainLink;
 use crate::deadline::TICK;
 use crate::letter::{Envelope, ReplyTo};
@@ -94,29 +94,23 @@ impl<P: Protocol> Post<P> for RemotePost<P> {
             let detail = format!("`{}` is `#[actor(local)]`: its requests cannot cross the wire", P::SERVICE);
             return self.fail(envelope, CallError::Protocol { detail });
         };
-        let sent = with_scratch(|buffer| {
-            let payload = match (codec.encode_request)(&envelope.request, buffer) {
-                Ok(payload) => payload,
-                Err(error) => return (Err(Refusal::Down(error)), Default::default()),
-            };
-            let budget = self.budget(envelope.origin.deadline);
-            let frame = Outgoing {
-                target: self.id.seq,
-                service: P::SERVICE_KEY,
-                fingerprint: P::FINGERPRINT,
-                method: envelope.request.method().id,
-                sender: envelope.origin.sender,
-                chain: hops(envelope.origin.chain.as_deref()),
-                budget,
-                payload: &payload,
-            };
-            let call = envelope.reply.as_ref().map(|reply| {
-                let deadline = Instant::now() + budget.unwrap_or(crate::DEFAULT_CALL_TIMEOUT);
-                (deadline, self.completion(reply.clone(), codec.decode_response))
-            });
-            (self.link.send(frame, call), payload)
+        let request = &envelope.request;
+        let budget = self.budget(envelope.origin.deadline);
+        let frame = Outgoing {
+            target: self.id.seq,
+            service: P::SERVICE_KEY,
+            fingerprint: P::FINGERPRINT,
+            method: request.method().id,
+            sender: envelope.origin.sender,
+            chain: hops(envelope.origin.chain.as_deref()),
+            budget,
+            payload: &|archiver, out| (codec.encode_request)(request, archiver, out),
+        };
+        let call = envelope.reply.as_ref().map(|reply| {
+            let deadline = Instant::now() + budget.unwrap_or(crate::DEFAULT_CALL_TIMEOUT);
+            (deadline, self.completion(reply.clone(), codec.decode_response))
         });
-        match sent {
+        match self.link.send(frame, call) {
             Ok(()) => Ok(()),
             Err(Refusal::Full) => Err(TrySendError::Full(envelope)),
             Err(Refusal::Down(error)) => self.fail(envelope, error),

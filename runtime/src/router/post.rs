@@ -4,8 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use rkyv::util::AlignedVec;
-
 use super::{Keeper, Routees, Strategy};
 use crate::events::DeadLetter;
 use crate::letter::Envelope;
@@ -104,7 +102,7 @@ fn broadcast<P: Protocol>(
 ) -> Result<(), TrySendError<Envelope<P>>> {
     let Some(codec) = P::CODEC else { return Err(TrySendError::Stopped(envelope)) };
     let Some((first, others)) = routees.split_first() else { return Err(TrySendError::Stopped(envelope)) };
-    let bytes = match (codec.encode_request)(&envelope.request, AlignedVec::new()) {
+    let bytes = match codec.request_bytes(&envelope.request) {
         Ok(bytes) => bytes,
         Err(error) => {
             return match envelope.reply {

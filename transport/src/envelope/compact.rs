@@ -115,20 +115,22 @@ impl StreamRoute {
     }
 }
 
-/// Appends `header`'s frame with `payload` to `out` with a compact header if
-/// `stream`'s last full header has the same route, and a full one otherwise
-/// (see [`write`](super::write)), which `stream` then remembers.
-pub fn write_on(
+/// Appends `header`'s frame to `out` with a compact header if `stream`'s
+/// last full header has the same route, and a full one otherwise (see
+/// [`write_with`](super::write_with)), which `stream` then remembers. The
+/// payload appends itself, in place (see [`frame::encode_with`]); if the
+/// header or the payload fails, `out` and `stream` are left as they were.
+pub fn write_on<E: From<EnvelopeError>>(
     header: &Header,
-    payload: &[u8],
     out: &mut Vec<u8>,
     scratch: &mut rkyv::util::AlignedVec,
     stream: &mut StreamRoute,
-) -> Result<(), EnvelopeError> {
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
     let route = Route::of(header);
     let compact = header.kind != Kind::Hello && header.chain.is_empty() && route.is_some() && route == stream.last;
     if !compact {
-        super::write(header, payload, out, scratch)?;
+        super::write_with(header, out, scratch, payload)?;
         stream.last = route;
         return Ok(());
     }
@@ -145,8 +147,7 @@ pub fn write_on(
         }
         None => COMPACT_HEADER_LEN,
     };
-    frame::encode(&bytes[..len], payload, out);
-    Ok(())
+    frame::encode_with(&bytes[..len], out, payload)
 }
 
 /// Checks `bytes` (a header at a 16-byte-aligned address whose flags say

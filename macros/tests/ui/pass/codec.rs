@@ -42,7 +42,7 @@ async fn main() {
     let system = System::new();
     let owner: PlotterRef = system.spawn(Canvas).into();
     let request = PlotterRequest::Plot(Point { x: 1, y: 2 }, Some(owner.clone()));
-    let bytes = (codec.encode_request)(&request, Default::default()).expect("encoded");
+    let bytes = codec.request_bytes(&request).expect("encoded");
     match (codec.decode_request)(&bytes).expect("decoded") {
         PlotterRequest::Plot(point, Some(back)) => {
             assert_eq!(point, Point { x: 1, y: 2 });
@@ -53,7 +53,7 @@ async fn main() {
     }
 
     let response = PlotterResponse::Plot(Err("full".to_owned()));
-    let bytes = (codec.encode_response)(&response, Default::default()).expect("encoded");
+    let bytes = codec.response_bytes(&response).expect("encoded");
     assert!(matches!((codec.decode_response)(&bytes), Ok(PlotterResponse::Plot(Err(error))) if error == "full"));
 
     match (codec.decode_request)(&[0xff; 32]) {
