@@ -3,9 +3,10 @@
 //!
 //! A mailbox holds letters of several services, so each letter builds its
 //! handler future behind `dyn Future`. Boxing that future anew for every
-//! message costs an allocation per message; instead each actor keeps one box
-//! ([`ReusableBoxFuture`]) and refills it, reallocating only when a future
-//! of another size comes along. An actor that never got a message has no box.
+//! message costs an allocation per message; instead each actor keeps one
+//! slot ([`FutureSlot`]) and refills it, reallocating only when a larger
+//! future comes along. An actor that never got a message has no memory
+//! there.
 //!
 //! The futures borrow the actor mutably, and one box serves every message,
 //! so the borrow is widened to `'static` here and nowhere else. That is
@@ -19,16 +20,16 @@
 
 use std::future::{Future, poll_fn};
 use std::ptr::NonNull;
-use std::task::Poll;
 
-use tokio_util::sync::ReusableBoxFuture;
+mod slot;
 
+use self::slot::FutureSlot;
 use crate::context::{Current, enter};
 use crate::letter::{Origin, Outcome};
 
 pub(crate) struct Handling<A> {
     actor: NonNull<A>,
-    future: Option<ReusableBoxFuture<'static, Outcome>>,
+    future: FutureSlot,
     /// The context of the message being handled, reused for every message;
     /// boxed on the first one, so an actor that never got one stays small.
     current: Option<Box<Current>>,
@@ -36,7 +37,7 @@ pub(crate) struct Handling<A> {
 
 // SAFETY: a `Handling` stands for the exclusive borrow of an `A` it was made
 // from; sending it is sending that borrow, which is `Send` when `A` is. Its
-// other fields (a `Send` box of futures, a `Current` of `Send + Sync` parts)
+// other fields (a `Send` slot of futures, a `Current` of `Send + Sync` parts)
 // are `Send` on their own.
 unsafe impl<A: Send> Send for Handling<A> {}
 
@@ -46,7 +47,7 @@ impl<A> Handling<A> {
     /// `actor` must outlive the returned value and be reached only through
     /// it while it lives (the contract in the module docs).
     pub(crate) unsafe fn new(actor: &mut A) -> Self {
-        Handling { actor: NonNull::from(actor), future: None, current: None }
+        Handling { actor: NonNull::from(actor), future: FutureSlot::new(), current: None }
     }
 
     /// The actor, for building the next handler future.
@@ -74,24 +75,20 @@ impl<A> Handling<A> {
         self.current.insert(current)
     }
 
-    /// Puts the next handler future in the box.
+    /// Puts the next handler future in the slot.
     pub(crate) fn start<F>(&mut self, future: F)
     where
         F: Future<Output = Outcome> + Send + 'static,
     {
-        match &mut self.future {
-            Some(boxed) => boxed.set(future),
-            None => self.future = Some(ReusableBoxFuture::new(future)),
-        }
+        self.future.set(future);
     }
 
-    /// Drives the future in the box to its end, with the message's context
+    /// Drives the future in the slot to its end, with the message's context
     /// published while it runs.
     pub(crate) async fn finish(&mut self) -> Outcome {
-        poll_fn(|cx| match (&mut self.future, &self.current) {
-            (Some(future), Some(current)) => enter(current, || future.poll(cx)),
-            (Some(future), None) => future.poll(cx),
-            (None, _) => Poll::Ready(Outcome::Done),
+        poll_fn(|cx| match &self.current {
+            Some(current) => enter(current, || self.future.poll(cx)),
+            None => self.future.poll(cx),
         })
         .await
     }
