@@ -225,11 +225,14 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
         // throughput: +10% to +25% (see BENCHMARKS.md).
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let mut this = self.project();
-        if let Some(request) = this.request.take() {
-            *this.envelope = Some(Envelope { request, reply: None, origin: current_origin(false) });
-        }
+        // The envelope is made on the stack and stored only while the
+        // mailbox is full: most tells are queued at the first try.
+        let mut envelope = match (this.request.take(), this.envelope.take()) {
+            (Some(request), _) => Envelope { request, reply: None, origin: current_origin(false) },
+            (None, Some(envelope)) => envelope,
+            (None, None) => return Poll::Ready(Err(CallError::ActorStopped)),
+        };
         loop {
-            let Some(envelope) = this.envelope.take() else { return Poll::Ready(Err(CallError::ActorStopped)) };
             let posted = this.to.post().try_post(envelope);
             if !matches!(posted, Err(TrySendError::Full(_))) {
                 coop.made_progress();
@@ -237,13 +240,15 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
             match posted {
                 Ok(()) => return Poll::Ready(Ok(())),
                 Err(TrySendError::Stopped(envelope)) => return Poll::Ready(Err(this.to.refused(&envelope.request))),
-                Err(TrySendError::Full(envelope)) => {
-                    *this.envelope = Some(envelope);
+                Err(TrySendError::Full(back)) => {
                     if this.to.post().poll_room(cx).is_pending() {
-                        ready!(poll_timer(this.timer.as_mut(), this.to.default_timeout(), cx));
-                        *this.envelope = None;
+                        if poll_timer(this.timer.as_mut(), this.to.default_timeout(), cx).is_pending() {
+                            *this.envelope = Some(back);
+                            return Poll::Pending;
+                        }
                         return Poll::Ready(Err(CallError::Timeout));
                     }
+                    envelope = back;
                 }
             }
         }
