@@ -49,19 +49,20 @@ pub(crate) type Factory<A> = Box<dyn Fn() -> A + Send + Sync>;
 /// `async move` blocks rather than being `async fn`s: an `async fn` keeps
 /// each argument twice in its future (as passed, and moved into the body),
 /// and an actor's task carries that future all its life, actor included.
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice in its future")]
 pub(crate) fn run<A: Actor>(
     mut actor: A,
     cell: Arc<Mailbox<A>>,
     factory: Option<Factory<A>>,
 ) -> impl Future<Output = ()> + Send {
-    async move {
+    // The frames the actor sends while it runs leave together when it
+    // gives up its thread (see `remote::notify_after_poll`).
+    crate::remote::Holding::new(async move {
         let ctx = Context::new(cell);
         let exit = live(&mut actor, &ctx, factory.as_ref()).await;
         // Boxed, as the hooks are: the end runs once, and its futures would
         // otherwise widen every idle actor's task.
         Box::pin(end(actor, ctx, exit)).await;
-    }
+    })
 }
 
 /// Runs the actor's lives, one instance after another, until it stops or

@@ -15,10 +15,10 @@
 //! a sixteenth of the limit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use courier_runtime::remote::Payload;
+use courier_runtime::remote::{Payload, notify_after_poll};
 use courier_runtime::{ActorId, Archiver, CallError};
 use rkyv::util::AlignedVec;
 use tokio::sync::Notify;
@@ -50,7 +50,7 @@ pub struct Lanes {
 
 struct Lane {
     queue: Mutex<Queue>,
-    ready: Notify,
+    ready: Arc<Notify>,
 }
 
 #[derive(Default)]
@@ -95,7 +95,7 @@ impl Lanes {
     /// `count` lanes (at least one) sharing a limit of `limit` queued bytes.
     pub fn new(count: usize, limit: usize) -> Lanes {
         let count = count.max(1);
-        let lanes = (0..count).map(|_| Lane { queue: Mutex::default(), ready: Notify::new() }).collect();
+        let lanes = (0..count).map(|_| Lane { queue: Mutex::default(), ready: Arc::new(Notify::new()) }).collect();
         let publish_every = (limit / 16 / count).clamp(1, 16 << 10);
         Lanes { lanes, queued: AtomicUsize::new(0), limit, publish_every, waiting: Mutex::new(Vec::new()) }
     }
@@ -156,7 +156,8 @@ impl Lanes {
         }
         drop(queue);
         if was_empty {
-            lane.ready.notify_one();
+            // Held while an actor queues more (see `notify_after_poll`).
+            notify_after_poll(&lane.ready);
         }
         Ok(())
     }

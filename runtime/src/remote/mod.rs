@@ -19,6 +19,7 @@
 //! or whose refs were sent to another node inside a message can be reached
 //! from outside, and only through the services they were served or sent as.
 
+mod deferred;
 mod inbound;
 mod kinds;
 mod post;
@@ -31,6 +32,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+pub(crate) use deferred::Holding;
+pub use deferred::notify_after_poll;
 pub(crate) use inbound::Served;
 pub use inbound::{Inbound, Incoming, Undelivered};
 pub(crate) use kinds::Kinds;
