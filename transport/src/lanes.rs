@@ -4,9 +4,12 @@
 //! A connection has several lanes, one unidirectional stream each. Every
 //! (sender, target) pair is hashed onto one lane, so frames of one pair keep
 //! their order while pairs on other lanes do not wait behind them. Senders
-//! append whole frames to their lane's buffer; the lane's writer swaps the
-//! buffer out and writes it in one go, so frames queued while the previous
-//! write ran leave together (batching that costs nothing when idle).
+//! append whole frames to their lane's buffer (the payload archived in
+//! place); the lane's writer swaps the buffer out and writes it in one go,
+//! so frames queued while the previous write ran leave together (batching
+//! that costs nothing when idle). A writer woken by an actor's first frame
+//! is woken once that actor's task gives up its thread, so that what the
+//! actor sends meanwhile leaves with it (`notify_after_poll`).
 //! The bytes queued over all lanes are bounded: past the limit, senders are
 //! refused until the writers catch up, and wait for room. A lane adds its
 //! bytes to the shared count every few KiB rather than per frame (and always
