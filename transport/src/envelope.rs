@@ -398,7 +398,7 @@ pub fn write(
 }
 
 /// Appends the frame of `header` to `out`, its payload archived in place by
-/// `payload` (see [`frame::encode_with`]); as [`write`] otherwise. If the
+/// `payload` (see [`frame::encode_with`]); as [`write()`] otherwise. If the
 /// header or the payload fails, `out` is left as it was.
 pub fn write_with<E: From<EnvelopeError>>(
     header: &Header,
