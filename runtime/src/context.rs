@@ -357,7 +357,7 @@ impl<A: Actor> Context<A> {
     /// message that arrives as the time runs out is handled, and the wait
     /// starts again; stashed messages keep the actor alive. A named actor's
     /// name is free again once it has stopped (see
-    /// [`System::spawn_named_or_get`](crate::System::spawn_named_or_get)).
+    /// [`System::get_or_spawn_named`](crate::System::get_or_spawn_named)).
     /// Replaces a receive timeout; a restart clears it.
     pub fn stop_when_idle(&self, after: Duration) {
         self.cell.idle.set(after, OnIdle::Stop);
