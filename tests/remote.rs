@@ -294,3 +294,42 @@ async fn a_changed_trait_on_one_side_is_a_clear_error_not_garbage() {
     client.shutdown().await;
     server.shutdown().await;
 }
+
+/// An actor that waits for a remote call with its thread blocked, as code
+/// bridging to a synchronous API does.
+#[courier::actor(local)]
+pub trait Blocking {
+    /// Calls `room.said()` from inside `block_in_place`.
+    async fn said_blocking(&self, room: ChatRoomRef) -> Result<u32, CallError>;
+}
+
+struct Blocker;
+
+impl Actor for Blocker {}
+
+impl Blocking for Blocker {
+    async fn said_blocking(&self, room: ChatRoomRef) -> Result<u32, CallError> {
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| handle.block_on(async { room.said().await }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_blocking_its_thread_on_a_remote_call_gets_the_reply() {
+    let dir = certs("blocking");
+    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
+    let room: ChatRoomRef = server.spawn(Room::default()).into();
+    server.serve("lobby", &room).expect("a free name");
+    let remote: ChatRoomRef =
+        timeout(BOUND, client.remote(addr(&server), "lobby")).await.expect("in time").expect("found");
+    // The request leaves although the calling actor's task does not return
+    // from its poll until the reply is in.
+    let blocker: BlockingRef = client.spawn(Blocker).into();
+    let started = Instant::now();
+    let said = timeout(BOUND, blocker.said_blocking(remote)).await.expect("in time");
+    assert_eq!(said, Ok(Ok(0)));
+    assert!(started.elapsed() < Duration::from_secs(4), "not held until the call's timeout");
+
+    client.shutdown().await;
+    server.shutdown().await;
+}

@@ -9,7 +9,8 @@
 //! so frames queued while the previous write ran leave together (batching
 //! that costs nothing when idle). A writer woken by an actor's first frame
 //! is woken once that actor's task gives up its thread, so that what the
-//! actor sends meanwhile leaves with it (`notify_after_poll`).
+//! actor sends meanwhile leaves with it (`notify_after_poll`); a request
+//! that waits for an answer wakes it at once.
 //! The bytes queued over all lanes are bounded: past the limit, senders are
 //! refused until the writers catch up, and wait for room. A lane adds its
 //! bytes to the shared count every few KiB rather than per frame (and always
@@ -26,7 +27,7 @@ use courier_runtime::{ActorId, Archiver, CallError};
 use rkyv::util::AlignedVec;
 use tokio::sync::Notify;
 
-use crate::envelope::{self, EnvelopeError, Header, StreamRoute};
+use crate::envelope::{self, EnvelopeError, Header, Kind, StreamRoute};
 
 /// Bytes queued over all lanes before senders must wait: 4 MiB.
 pub const DEFAULT_QUEUE_LIMIT: usize = 4 << 20;
@@ -158,7 +159,12 @@ impl Lanes {
             self.queued.fetch_add(std::mem::take(unpublished), Ordering::AcqRel);
         }
         drop(queue);
-        if was_empty {
+        if matches!(header.kind, Kind::Call | Kind::Resolve | Kind::Spawn) {
+            // Its sender waits for the answer, maybe with its thread
+            // blocked (`block_in_place`): it leaves now, with whatever was
+            // queued before it.
+            lane.ready.notify_one();
+        } else if was_empty {
             // Held while an actor queues more (see `notify_after_poll`).
             notify_after_poll(&lane.ready);
         }

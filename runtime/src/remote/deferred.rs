@@ -12,7 +12,11 @@
 //! caller awaits the reply.
 //!
 //! Outside an actor's task (a plain task sending through a ref), writers
-//! are woken at once.
+//! are woken at once; so are they for a request that waits for an answer
+//! (the transport does not hold those), since its sender may block its
+//! thread for the answer (`block_in_place`) without returning from its
+//! poll. One-way messages an actor sends right before it blocks its thread
+//! wait until it returns.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
