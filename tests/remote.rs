@@ -91,15 +91,20 @@ fn certs(test: &str) -> PathBuf {
     nodes::certs("remote", test)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_remote_ref_is_called_like_a_local_one_and_refs_travel_both_ways() {
-    let dir = certs("chat");
+/// A server node serving a `Room` as "lobby", a client node, the room and
+/// the client's ref to it.
+async fn lobby(test: &str) -> (System, System, ChatRoomRef, ChatRoomRef) {
+    let dir = certs(test);
     let (server, client) = (node(&dir, "server"), node(&dir, "client"));
     let room: ChatRoomRef = server.spawn(Room::default()).into();
     server.serve("lobby", &room).expect("a free name");
+    let remote = timeout(BOUND, client.remote(addr(&server), "lobby")).await.expect("in time").expect("found");
+    (server, client, room, remote)
+}
 
-    let remote: ChatRoomRef =
-        timeout(BOUND, client.remote(addr(&server), "lobby")).await.expect("in time").expect("found");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_ref_is_called_like_a_local_one_and_refs_travel_both_ways() {
+    let (server, client, room, remote) = lobby("chat").await;
     assert_eq!(remote.actor_id(), room.actor_id());
     let ann: MemberRef = client.spawn(Listener::default()).into();
     let bob: MemberRef = client.spawn(Listener::default()).into();
@@ -146,11 +151,7 @@ async fn a_node_without_tls_does_not_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_shutting_down_fails_calls_to_it() {
-    let dir = certs("lost");
-    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
-    let room: ChatRoomRef = server.spawn(Room::default()).into();
-    server.serve("lobby", &room).expect("a free name");
-    let remote: ChatRoomRef = client.remote(addr(&server), "lobby").await.expect("found");
+    let (server, client, _, remote) = lobby("lost").await;
     assert_eq!(remote.said().await, Ok(0));
 
     server.shutdown().await;
@@ -163,11 +164,7 @@ async fn a_node_shutting_down_fails_calls_to_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_request_is_not_executed_on_the_other_node() {
-    let dir = certs("deadline");
-    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
-    let room: ChatRoomRef = server.spawn(Room::default()).into();
-    server.serve("lobby", &room).expect("a free name");
-    let remote: ChatRoomRef = client.remote(addr(&server), "lobby").await.expect("found");
+    let (server, client, _, remote) = lobby("deadline").await;
 
     // The room naps; a call queued behind it with a short deadline expires
     // in the mailbox and must not run.
@@ -232,11 +229,7 @@ async fn a_cycle_across_nodes_is_a_deadlock_not_a_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_count_traffic() {
-    let dir = certs("stats");
-    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
-    let room: ChatRoomRef = server.spawn(Room::default()).into();
-    server.serve("lobby", &room).expect("a free name");
-    let remote: ChatRoomRef = client.remote(addr(&server), "lobby").await.expect("found");
+    let (server, client, _, remote) = lobby("stats").await;
     for _ in 0..10 {
         remote.said().await.expect("a reply");
     }
@@ -316,12 +309,7 @@ impl Blocking for Blocker {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_blocking_its_thread_on_a_remote_call_gets_the_reply() {
-    let dir = certs("blocking");
-    let (server, client) = (node(&dir, "server"), node(&dir, "client"));
-    let room: ChatRoomRef = server.spawn(Room::default()).into();
-    server.serve("lobby", &room).expect("a free name");
-    let remote: ChatRoomRef =
-        timeout(BOUND, client.remote(addr(&server), "lobby")).await.expect("in time").expect("found");
+    let (server, client, _, remote) = lobby("blocking").await;
     // The request leaves although the calling actor's task does not return
     // from its poll until the reply is in.
     let blocker: BlockingRef = client.spawn(Blocker).into();
