@@ -1,4 +1,4 @@
-//! The handler future of the message being handled, in one reusable box,
+//! The handler future of the message being handled, in one reusable slot,
 //! and the message's context, in one reused [`Current`].
 //!
 //! A mailbox holds letters of several services, so each letter builds its
@@ -15,7 +15,7 @@
 //! - the actor outlives the `Handling`, which is dropped before `serve`
 //!   returns, and on cancellation is dropped before the actor (it lives in an
 //!   inner frame);
-//! - the actor is reached only through the future in the box while one is
+//! - the actor is reached only through the future in the slot while one is
 //!   running, and a new future is built only after the last one finished.
 
 use std::future::{Future, poll_fn};
@@ -55,7 +55,7 @@ impl<A> Handling<A> {
     /// # Safety
     ///
     /// The reference from the previous call must be dead: the future built
-    /// from it has finished, or was never put in the box.
+    /// from it has finished, or was never put in the slot.
     pub(crate) unsafe fn actor(&mut self) -> &'static mut A {
         // SAFETY: by `new`'s contract the actor outlives `self`, and by this
         // function's contract no other reference to it is in use.

@@ -224,7 +224,7 @@ async fn stop_children<A: Actor>(cell: &Mailbox<A>) {
 /// a signal, or the end of an idle pause (see
 /// [`Context::set_receive_timeout`]).
 enum Step {
-    /// A letter's handler is in the box, ready to be driven.
+    /// A letter's handler is in its slot, ready to be driven.
     Delivered,
     /// Nothing to drive (a letter was stashed, see [`Actor::admit`]).
     Again,
@@ -345,7 +345,7 @@ impl<A: Actor> Serving<A> {
 
 /// What became of a letter the actor's task took.
 enum Taken {
-    /// Its handler is in the box.
+    /// Its handler is in its slot.
     Delivered,
     /// The actor put it aside (see [`Actor::admit`]).
     Stash,

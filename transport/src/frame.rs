@@ -148,6 +148,7 @@ pub enum FrameError {
 /// If the body would not fit a `u32` length (4 GiB), which no caller that
 /// keeps to a maximum frame size can reach.
 pub fn encode(header: &[u8], payload: &[u8], out: &mut Vec<u8>) {
+    out.reserve(PREFIX_LEN + payload_offset(header.len()) + payload.len());
     let appended = encode_with(header, out, |out| {
         out.extend_from_slice(payload);
         Ok::<(), std::convert::Infallible>(())

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use courier_runtime::remote::{Payload, notify_after_poll};
+use courier_runtime::remote::{Payload, archived, notify_after_poll};
 use courier_runtime::{ActorId, Archiver, CallError};
 use rkyv::util::AlignedVec;
 use tokio::sync::Notify;
@@ -126,10 +126,7 @@ impl Lanes {
     /// Queues a frame on `lane` with an already-archived payload; see
     /// [`push_with`](Lanes::push_with).
     pub fn push(&self, lane: usize, header: &Header, payload: &[u8], always: bool) -> Result<(), Refused> {
-        self.push_with(lane, header, always, &|_, out| {
-            out.extend_from_slice(payload);
-            Ok(())
-        })
+        self.push_with(lane, header, always, &archived(payload))
     }
 
     /// Queues a frame on `lane`, its payload archived in place, refused when
