@@ -48,8 +48,8 @@ use rkyv::rancor::Error as RkyvError;
 use rkyv::util::AlignedVec;
 use rkyv::vec::ArchivedVec;
 
-pub use self::compact::{ArchivedCompact, COMPACT_HEADER_LEN, StreamRoute, write_on};
-use self::compact::{COMPACT, Route, check_compact, compact_budget, compact_fixed};
+pub use self::compact::{ArchivedCompact, COMPACT_HEADER_LEN, Route, StreamRoute, write_on, write_tell};
+use self::compact::{COMPACT, check_compact, compact_budget, compact_fixed};
 pub use self::layout::{ArchivedHeader, ArchivedName, ArchivedSender, ArchivedTarget, FIXED_HEADER_LEN, TargetRef};
 use self::layout::{HAS_BUDGET, HAS_CHAIN, NAME_AT, TARGET_AT, check_header, fixed};
 use crate::frame::{self, ALIGN, Frame, FrameRef};

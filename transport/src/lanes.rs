@@ -27,7 +27,7 @@ use courier_runtime::{ActorId, Archiver, CallError};
 use rkyv::util::AlignedVec;
 use tokio::sync::Notify;
 
-use crate::envelope::{self, EnvelopeError, Header, Kind, StreamRoute};
+use crate::envelope::{self, EnvelopeError, Header, Kind, Route, StreamRoute};
 
 /// Bytes queued over all lanes before senders must wait: 4 MiB.
 pub const DEFAULT_QUEUE_LIMIT: usize = 4 << 20;
@@ -136,6 +136,37 @@ impl Lanes {
     /// grow this node's memory. Nothing is queued if the header or the
     /// payload cannot be written.
     pub fn push_with(&self, lane: usize, header: &Header, always: bool, payload: Payload<'_>) -> Result<(), Refused> {
+        // Its sender waits for the answer, maybe with its thread blocked
+        // (`block_in_place`): it leaves now, with whatever was queued
+        // before it.
+        let urgent = matches!(header.kind, Kind::Call | Kind::Resolve | Kind::Spawn);
+        self.push_frame(lane, always, urgent, |queue| {
+            let Queue { frames, scratch, archiver, route, .. } = queue;
+            envelope::write_on(header, frames, scratch, route, |out| payload(archiver, out).map_err(Refused::Payload))
+        })
+    }
+
+    /// Queues a one-way request (no call chain, no budget) for `route`, as
+    /// [`push_with`](Lanes::push_with) would, without a [`Header`]: the hot
+    /// path of a stream of messages.
+    pub fn push_tell(&self, lane: usize, route: Route, method: u32, payload: Payload<'_>) -> Result<(), Refused> {
+        self.push_frame(lane, false, false, |queue| {
+            let Queue { frames, scratch, archiver, route: stream, .. } = queue;
+            let payload = |out: &mut Vec<u8>| payload(archiver, out).map_err(Refused::Payload);
+            envelope::write_tell(route, method, frames, scratch, stream, payload)
+        })
+    }
+
+    /// Queues the frame `write` appends to the lane's queue (leaving it as
+    /// it was if it fails); an `urgent` frame wakes the lane's writer at
+    /// once.
+    fn push_frame(
+        &self,
+        lane: usize,
+        always: bool,
+        urgent: bool,
+        write: impl FnOnce(&mut Queue) -> Result<(), Refused>,
+    ) -> Result<(), Refused> {
         let queued = self.queued();
         if !always && queued >= self.limit {
             return Err(Refused::Full);
@@ -147,19 +178,13 @@ impl Lanes {
         let mut queue = lock(&lane.queue);
         let was_empty = queue.frames.is_empty();
         let before = queue.frames.len();
-        let Queue { frames, unpublished, scratch, archiver, route } = &mut *queue;
-        envelope::write_on(header, frames, scratch, route, |out: &mut Vec<u8>| {
-            payload(archiver, out).map_err(Refused::Payload)
-        })?;
-        *unpublished += frames.len() - before;
-        if *unpublished >= self.publish_every {
-            self.queued.fetch_add(std::mem::take(unpublished), Ordering::AcqRel);
+        write(&mut queue)?;
+        queue.unpublished += queue.frames.len() - before;
+        if queue.unpublished >= self.publish_every {
+            self.queued.fetch_add(std::mem::take(&mut queue.unpublished), Ordering::AcqRel);
         }
         drop(queue);
-        if matches!(header.kind, Kind::Call | Kind::Resolve | Kind::Spawn) {
-            // Its sender waits for the answer, maybe with its thread
-            // blocked (`block_in_place`): it leaves now, with whatever was
-            // queued before it.
+        if urgent {
             lane.ready.notify_one();
         } else if was_empty {
             // Held while an actor queues more (see `notify_after_poll`).

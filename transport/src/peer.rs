@@ -20,7 +20,7 @@ use courier_runtime::{ActorId, CallError, ExitReason, Terminated, Watcher};
 use rkyv::rancor::Error as RkyvError;
 use tokio::sync::Notify;
 
-use crate::envelope::{EnvelopeError, Header, Kind, Target};
+use crate::envelope::{EnvelopeError, Header, Kind, Route, Target};
 use crate::lanes::{Lanes, Refused, lane_of};
 use crate::pending::Pending;
 use crate::watches::{Change, Watching};
@@ -232,8 +232,13 @@ impl Peer {
         });
         header.request = request.unwrap_or(0);
         let pushed = self.lanes.push_with(lane, &header, false, payload);
-        // A loss between the check above and the insert would leave the call
-        // behind the drain: look again.
+        self.pushed(pushed, request)
+    }
+
+    /// What queueing a request (a call's under the id `request`) came to.
+    fn pushed(&self, pushed: Result<(), Refused>, request: Option<u64>) -> Result<(), Refusal> {
+        // A loss between the check before the push and the push would leave
+        // the request behind the drain: look again.
         let refusal = match pushed {
             Ok(()) if self.is_up() => return Ok(()),
             Ok(()) => Refusal::Down(self.unreachable()),
@@ -259,6 +264,16 @@ impl Link for Peer {
     }
 
     fn send(&self, frame: Outgoing<'_>, call: Option<(Instant, Completion)>) -> Result<(), Refusal> {
+        let lane = lane_of(frame.sender, frame.target, self.lanes.count());
+        if call.is_none() && frame.chain.is_empty() && frame.budget.is_none() {
+            // A plain one-way request: no header made, no request id.
+            if !self.is_up() {
+                return Err(Refusal::Down(self.unreachable()));
+            }
+            let route = Route::to_actor(frame.target, frame.service, frame.fingerprint, frame.sender);
+            let pushed = self.lanes.push_tell(lane, route, frame.method, frame.payload);
+            return self.pushed(pushed, None);
+        }
         let header = Header {
             kind: if call.is_some() { Kind::Call } else { Kind::Tell },
             request: 0,
@@ -270,7 +285,6 @@ impl Link for Peer {
             chain: frame.chain,
             budget_micros: frame.budget.map(|budget| u64::try_from(budget.as_micros()).unwrap_or(u64::MAX)),
         };
-        let lane = lane_of(frame.sender, frame.target, self.lanes.count());
         self.send_frame(header, lane, frame.payload, call)
     }
 

@@ -67,7 +67,7 @@ impl ArchivedCompact {
 
 /// Where a frame goes and on whose behalf: what a compact header leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Route {
+pub struct Route {
     /// The actor's sequence number; `None` for the connection itself.
     pub(super) actor: Option<u64>,
     pub(super) service: u64,
@@ -76,6 +76,12 @@ pub(super) struct Route {
 }
 
 impl Route {
+    /// The route of a request to actor `actor`'s service `service` (as the
+    /// sender's build has it, `fingerprint`) on behalf of `sender`.
+    pub fn to_actor(actor: u64, service: u64, fingerprint: u64, sender: Option<ActorId>) -> Route {
+        Route { actor: Some(actor), service, fingerprint, sender }
+    }
+
     /// The route of `header`; `None` for a target by name, which a compact
     /// header cannot repeat.
     fn of(header: &Header) -> Option<Route> {
@@ -134,20 +140,57 @@ pub fn write_on<E: From<EnvelopeError>>(
         stream.last = route;
         return Ok(());
     }
+    let (bytes, len) = compact_header(header.kind, header.method, header.request, header.budget_micros);
+    frame::encode_with(&bytes[..len], out, payload)
+}
+
+/// Appends a one-way request (no chain, no budget) for `route` to `out`, as
+/// [`write_on`] would write it, without a [`Header`] made first unless the
+/// route differs from the last (the common case of a run of messages from
+/// one sender to one actor costs a comparison and a 16-byte header).
+pub fn write_tell<E: From<EnvelopeError>>(
+    route: Route,
+    method: u32,
+    out: &mut Vec<u8>,
+    scratch: &mut rkyv::util::AlignedVec,
+    stream: &mut StreamRoute,
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    if stream.last != Some(route) {
+        let Route { actor, service, fingerprint, sender } = route;
+        let target = actor.map_or(Target::Node, Target::Actor);
+        let header = Header {
+            kind: Kind::Tell,
+            request: 0,
+            target,
+            service,
+            fingerprint,
+            method,
+            sender,
+            chain: Vec::new(),
+            budget_micros: None,
+        };
+        return write_on(&header, out, scratch, stream, payload);
+    }
+    let (bytes, len) = compact_header(Kind::Tell, method, 0, None);
+    frame::encode_with(&bytes[..len], out, payload)
+}
+
+/// A compact header's bytes, and how many of them there are.
+fn compact_header(kind: Kind, method: u32, request: u64, budget: Option<u64>) -> ([u8; COMPACT_HEADER_LEN + 8], usize) {
     let mut bytes = [0u8; COMPACT_HEADER_LEN + 8];
-    bytes[0] = header.kind as u8;
+    bytes[0] = kind as u8;
     bytes[1] = COMPACT;
-    bytes[4..8].copy_from_slice(&header.method.to_le_bytes());
-    bytes[8..16].copy_from_slice(&header.request.to_le_bytes());
-    let len = match header.budget_micros {
+    bytes[4..8].copy_from_slice(&method.to_le_bytes());
+    bytes[8..16].copy_from_slice(&request.to_le_bytes());
+    match budget {
         Some(budget) => {
             bytes[1] |= HAS_BUDGET;
             bytes[16..].copy_from_slice(&budget.to_le_bytes());
-            COMPACT_HEADER_LEN + 8
+            (bytes, COMPACT_HEADER_LEN + 8)
         }
-        None => COMPACT_HEADER_LEN,
-    };
-    frame::encode_with(&bytes[..len], out, payload)
+        None => (bytes, COMPACT_HEADER_LEN),
+    }
 }
 
 /// Checks `bytes` (a header at a 16-byte-aligned address whose flags say

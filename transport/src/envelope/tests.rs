@@ -315,16 +315,42 @@ proptest! {
                     0 => Header { kind: Kind::Call, budget_micros: budget.then_some(n as u64 * 1000), ..base },
                     1 => Header::control(Kind::Reply, n as u64),
                     2 if budget => Header { target: Target::Name("lobby".to_owned()), ..base },
-                    _ => base,
+                    // As actors send them: no request id.
+                    _ => Header { request: 0, ..base },
                 }
             })
             .collect();
-        let (_, read) = stream_of(&headers, &[3; 24]);
+        let (wire, read) = stream_of(&headers, &[3; 24]);
         prop_assert_eq!(read.len(), headers.len());
         for (envelope, header) in read.iter().zip(&headers) {
             let envelope = envelope.as_ref().expect("valid");
             assert_reads_as(envelope.view(), header);
             prop_assert_eq!(envelope.payload(), &[3; 24][..]);
         }
+        // The one-way requests written without a header are the same bytes.
+        prop_assert_eq!(stream_with_tells(&headers, &[3; 24]), wire);
     }
+}
+
+/// Writes `headers` as [`stream_of`] does, but the plain one-way requests
+/// among them with [`write_tell`].
+fn stream_with_tells(headers: &[Header], payload: &[u8]) -> Vec<u8> {
+    let (mut wire, mut scratch, mut written) = (Vec::new(), AlignedVec::new(), StreamRoute::default());
+    for header in headers {
+        let payload = |out: &mut Vec<u8>| {
+            out.extend_from_slice(payload);
+            Ok::<(), EnvelopeError>(())
+        };
+        match header.target {
+            Target::Actor(actor)
+                if header.kind == Kind::Tell && header.request == 0 && header.budget_micros.is_none() =>
+            {
+                let route = Route::to_actor(actor, header.service, header.fingerprint, header.sender);
+                write_tell(route, header.method, &mut wire, &mut scratch, &mut written, payload)
+            }
+            _ => write_on(header, &mut wire, &mut scratch, &mut written, payload),
+        }
+        .expect("written");
+    }
+    wire
 }
