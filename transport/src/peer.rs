@@ -317,7 +317,9 @@ impl Link for Peer {
             // The caller's node is gone, and its call with it.
             return;
         }
-        let lane = (request % self.lanes.count() as u64) as usize;
+        // Replies need no order among themselves: spread by request id,
+        // with `lane_of`'s multiplication rather than a division.
+        let lane = lane_of(None, request, self.lanes.count());
         let pushed = match outcome {
             Ok(payload) => match self.lanes.push_with(lane, &Header::control(Kind::Reply, request), true, payload) {
                 // The response could not be written: the caller gets why.

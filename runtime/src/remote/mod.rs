@@ -196,7 +196,9 @@ pub struct NetworkStats {
     pub unknown_targets: u64,
     /// Requests whose payload, method or fingerprint did not check out.
     pub invalid_payloads: u64,
-    /// Replies for calls nobody waits for any more (late or unknown ids).
+    /// Replies for calls nobody waits for any more (late or unknown ids),
+    /// and notices of an actor's end that nobody here watches any more (an
+    /// unwatch crossed the notice).
     pub stray_replies: u64,
 }
 
