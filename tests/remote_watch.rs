@@ -201,3 +201,34 @@ async fn a_registered_kind_is_spawned_on_the_other_node_and_watched() {
     client.shutdown().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_factory_that_takes_its_time_holds_up_no_other_traffic() {
+    let (server, client, refs) = pair("slow-factory", &["total"]).await;
+    // The factory tells when it runs, then waits until the test lets it go.
+    let (entered, factory_runs) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new((entered, released));
+    server
+        .register_kind("gated", move |system| -> CounterRef {
+            let gate = gate.lock().expect("one spawn at a time");
+            let _ = gate.0.send(());
+            let _ = gate.1.recv_timeout(BOUND);
+            system.spawn(Total::default()).into()
+        })
+        .expect("free");
+    let spawning = tokio::spawn({
+        let (client, at) = (client.clone(), addr(&server));
+        async move { client.spawn_remote::<CounterRef>(at, "gated").await }
+    });
+    let waited = tokio::task::spawn_blocking(move || factory_runs.recv_timeout(BOUND));
+    waited.await.expect("joined").expect("the factory runs");
+    // Calls over the same connection go on while the factory waits.
+    let added = timeout(Duration::from_secs(5), refs[0].add(3)).await;
+    assert_eq!(added, Ok(Ok(3)), "a call answered while the factory runs");
+    release.send(()).expect("the factory waits");
+    let spawned = timeout(BOUND, spawning).await.expect("in time").expect("joined").expect("spawned");
+    assert_eq!(spawned.add(4).await, Ok(4));
+    client.shutdown().await;
+    server.shutdown().await;
+}

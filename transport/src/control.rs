@@ -1,7 +1,8 @@
 //! Frames about actors rather than for them: remote spawns and watches.
 //!
 //! - `Spawn` asks this node for a new actor of a kind it registered; the
-//!   answer is a `Reply` carrying the new actor's id, or a `Failure`.
+//!   answer is a `Reply` carrying the new actor's id, or a `Failure`. The
+//!   kind's factory runs on tokio's blocking pool, off the connections.
 //! - `Watch` / `Unwatch` start and end the other node's interest in one of
 //!   this node's exported actors. The other node asks once per actor,
 //!   however many of its actors watch it (see [`watches`](crate::watches)),
@@ -25,12 +26,20 @@ use crate::peer::Peer;
 use crate::stats::Counters;
 
 /// Handles a `Spawn`, `Watch`, `Unwatch` or `Terminated` frame from `peer`.
-pub(crate) fn handle(shared: &Shared, system: Option<&System>, peer: &Peer, envelope: EnvelopeRef<'_>) {
+pub(crate) fn handle(shared: &Arc<Shared>, system: Option<&System>, peer: &Arc<Peer>, envelope: EnvelopeRef<'_>) {
     let Some(system) = system else { return };
     match (envelope.kind(), envelope.target()) {
         (ArchivedKind::Spawn, TargetRef::Name(kind)) => {
-            let spawned = system.spawn_kind(kind, envelope.service(), envelope.fingerprint());
-            answer_with_actor(shared, peer, envelope.request(), spawned);
+            // The kind's factory is the application's code, and may take its
+            // time: it runs on a thread of its own, not on the task that
+            // drives this node's connections.
+            let (shared, system, peer) = (shared.clone(), system.clone(), peer.clone());
+            let (kind, service, fingerprint) = (kind.to_owned(), envelope.service(), envelope.fingerprint());
+            let request = envelope.request();
+            tokio::task::spawn_blocking(move || {
+                let spawned = system.spawn_kind(&kind, service, fingerprint);
+                answer_with_actor(&shared, &peer, request, spawned);
+            });
         }
         (ArchivedKind::Watch, TargetRef::Actor(seq)) => match shared.peer(peer.node) {
             Some(peer) => {

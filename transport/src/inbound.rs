@@ -68,9 +68,9 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
 
 /// What routing one chunk's frames needs.
 struct Reader<'a> {
-    shared: &'a Shared,
+    shared: &'a Arc<Shared>,
     system: Option<&'a System>,
-    peer: &'a Peer,
+    peer: &'a Arc<Peer>,
     link: &'a Arc<dyn Link>,
     /// Frames received and not yet added to the counter: it is added once
     /// per run, before the run is acted on.
@@ -168,9 +168,9 @@ fn incoming(envelope: EnvelopeRef<'_>) -> Incoming<'_> {
 /// Handles a frame that is not a request for an actor by its sequence
 /// number.
 async fn handle(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     system: Option<&System>,
-    peer: &Peer,
+    peer: &Arc<Peer>,
     link: &Arc<dyn Link>,
     envelope: EnvelopeRef<'_>,
 ) {

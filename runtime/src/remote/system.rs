@@ -88,7 +88,9 @@ impl System {
     /// (as a root actor of this system, or however it likes) and returns its
     /// ref; the actor is then reachable from the spawning node through that
     /// service only. A factory that panics fails the remote spawn with
-    /// [`CallError::ActorFailed`].
+    /// [`CallError::ActorFailed`]. The transport runs the factory on a
+    /// thread for blocking work, so one that takes its time holds up only
+    /// the spawn that asked for it.
     ///
     /// # Errors
     ///
