@@ -323,7 +323,11 @@ impl Decoder {
         self.restart();
         let mut error = None;
         loop {
-            match self.step(input, true) {
+            let next = match self.whole(input) {
+                Some(whole) => whole.map(Some),
+                None => self.step(input, true),
+            };
+            match next {
                 Ok(Some(span)) => self.spans.push(span),
                 Ok(None) => break,
                 Err(failed) => {
@@ -350,6 +354,34 @@ impl Decoder {
         }
         self.body.clear();
         self.start = 0;
+    }
+
+    /// The common case of [`next_many`](Decoder::next_many): a frame that
+    /// starts at the front of `input` and ends inside it, appended to the
+    /// buffer in one step. `None` when that is not the case (a frame begun
+    /// in an earlier chunk, or one this chunk does not finish): then
+    /// [`step`](Decoder::step) reads it.
+    fn whole(&mut self, input: &mut &[u8]) -> Option<Result<Span, FrameError>> {
+        if !matches!(self.state, State::Prefix(_, 0)) {
+            return None;
+        }
+        let (prefix, rest) = input.split_first_chunk::<PREFIX_LEN>()?;
+        let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        let header_len = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]) as usize;
+        let body = rest.get(..len)?;
+        if let Err(error) = self.check(len, header_len) {
+            self.state = State::Poisoned;
+            return Some(Err(error));
+        }
+        if self.body.is_empty() && self.body.capacity() > KEEP_CAPACITY && len <= KEEP_CAPACITY {
+            self.body = AlignedVec::new();
+        }
+        let start = self.body.len().next_multiple_of(ALIGN);
+        self.body.reserve(start - self.body.len() + len);
+        self.body.resize(start, 0);
+        self.body.extend_from_slice(body);
+        *input = &rest[len..];
+        Some(Ok(Span { start, len, header_len }))
     }
 
     /// Reads until one frame is complete (its span in the buffer) or `input`
@@ -553,6 +585,15 @@ mod tests {
         assert_eq!(last.payload(), b"end");
         assert!(decoder.body.capacity() <= KEEP_CAPACITY, "the large buffer is given back");
         assert!(input.is_empty() && decoder.is_idle());
+        // The same when whole frames are read a chunk at a time.
+        let tail_at = wire.len() - (PREFIX_LEN + payload_offset(4) + 3);
+        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+        let (frames, error) = decoder.next_many(&mut &wire[..tail_at]);
+        assert_eq!((frames.len(), error), (2, None));
+        assert!(decoder.body.capacity() > KEEP_CAPACITY);
+        let (frames, _) = decoder.next_many(&mut &wire[tail_at..]);
+        assert_eq!(frames.get(0).map(|frame| frame.payload()), Some(&b"end"[..]));
+        assert!(decoder.body.capacity() <= KEEP_CAPACITY, "the large buffer is given back");
     }
 
     /// Every frame `next_many` lends out, chunk after chunk, as owned
