@@ -83,6 +83,15 @@ impl<A> Handling<A> {
         self.future.set(future);
     }
 
+    /// Puts the next handler future, made by `make`, in the slot (see
+    /// [`FutureSlot::set_with`]).
+    pub(crate) fn start_with<F>(&mut self, make: impl FnOnce() -> F)
+    where
+        F: Future<Output = Outcome> + Send + 'static,
+    {
+        self.future.set_with(make);
+    }
+
     /// Drives the future in the slot to its end, with the message's context
     /// published while it runs.
     pub(crate) async fn finish(&mut self) -> Outcome {

@@ -130,7 +130,7 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
         }
         let Envelope { request, reply, origin } = envelope;
         handling.begin(origin, |origin| Current::new(cell.clone(), origin));
-        handling.start(async move {
+        handling.start_with(move || async move {
             match AssertUnwindSafe(request.dispatch(actor)).catch_unwind().await {
                 Ok(response) => {
                     if let Some(reply) = reply {

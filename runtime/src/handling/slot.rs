@@ -46,6 +46,13 @@ impl FutureSlot {
 
     /// Drops the future in the slot, if any, and puts `future` in its place.
     pub(crate) fn set<F: Future<Output = Outcome> + Send + 'static>(&mut self, future: F) {
+        self.set_with(|| future);
+    }
+
+    /// As [`set`](FutureSlot::set), with the future made by `make` once the
+    /// slot is ready for it: written where it will be polled, rather than
+    /// made first and copied in (a handler's future is a few hundred bytes).
+    pub(crate) fn set_with<F: Future<Output = Outcome> + Send + 'static>(&mut self, make: impl FnOnce() -> F) {
         self.clear();
         let needed = Layout::new::<F>();
         let layout = self.layout();
@@ -56,7 +63,7 @@ impl FutureSlot {
         // SAFETY: the memory is valid for writes of its layout, which is at
         // least as large and as aligned as `F` (`grow` made it so), and
         // holds no value since `clear`.
-        unsafe { place.as_ptr().write(future) };
+        unsafe { place.as_ptr().write(make()) };
         self.future = place;
         self.live = true;
     }

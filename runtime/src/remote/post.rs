@@ -59,9 +59,9 @@ impl<P: Protocol> RemotePost<P> {
 }
 
 /// The actors waiting on a call, outermost first.
-fn hops(chain: Option<&ChainLink>) -> Vec<Hop> {
+fn hops(chain: &ChainLink) -> Vec<Hop> {
     let mut hops = Vec::new();
-    let mut link = chain;
+    let mut link = Some(chain);
     while let Some(l) = link {
         hops.push(Hop { actor: l.id, label: l.label.show(l.id) });
         link = l.parent.as_deref();
@@ -102,7 +102,8 @@ impl<P: Protocol> Post<P> for RemotePost<P> {
             fingerprint: P::FINGERPRINT,
             method: request.method().id,
             sender: envelope.origin.sender,
-            chain: hops(envelope.origin.chain.as_deref()),
+            // Most requests come from no chain: no call, no allocation.
+            chain: envelope.origin.chain.as_deref().map(hops).unwrap_or_default(),
             budget,
             payload: &|archiver, out| (codec.encode_request)(request, archiver, out),
         };
