@@ -33,6 +33,9 @@ pub trait ChatRoom {
 pub trait Member {
     /// Receives a line.
     async fn hear(&mut self, line: String);
+    /// Receives a line, one-way.
+    #[tell]
+    async fn note(&mut self, line: String);
     /// Every line heard so far.
     async fn heard(&self) -> Vec<String>;
 }
@@ -79,6 +82,10 @@ impl Actor for Listener {}
 
 impl Member for Listener {
     async fn hear(&mut self, line: String) {
+        self.heard.push(line);
+    }
+
+    async fn note(&mut self, line: String) {
         self.heard.push(line);
     }
 
@@ -318,6 +325,28 @@ async fn a_handler_blocking_its_thread_on_a_remote_call_gets_the_reply() {
     assert_eq!(said, Ok(Ok(0)));
     assert!(started.elapsed() < Duration::from_secs(4), "not held until the call's timeout");
 
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_way_messages_wait_for_room_in_full_send_queues_and_keep_their_order() {
+    let dir = certs("full-queues");
+    let server = node(&dir, "server");
+    // Send queues of a few frames: the tells below keep filling them.
+    let tls = Tls::development(&dir, "client").expect("development certificates");
+    let client = System::builder().listen("127.0.0.1:0").tls(tls).queue_limit(512).build().expect("a node");
+    let ears: MemberRef = server.spawn(Listener::default()).into();
+    server.serve("ears", &ears).expect("a free name");
+    let remote: MemberRef =
+        timeout(BOUND, client.remote(addr(&server), "ears")).await.expect("in time").expect("found");
+    for n in 0..2_000 {
+        timeout(BOUND, remote.note(format!("line {n}"))).await.expect("in time").expect("queued");
+    }
+    // From the same sender to the same actor: after every note.
+    let heard = timeout(BOUND, remote.heard()).await.expect("in time").expect("answered");
+    assert_eq!(heard.len(), 2_000);
+    assert!(heard.iter().enumerate().all(|(n, line)| *line == format!("line {n}")), "in order");
     client.shutdown().await;
     server.shutdown().await;
 }

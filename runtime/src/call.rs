@@ -225,15 +225,17 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
         // throughput: +10% to +25% (see BENCHMARKS.md).
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let mut this = self.project();
-        // The envelope is made on the stack and stored only while the
-        // mailbox is full: most tells are queued at the first try.
-        let mut envelope = match (this.request.take(), this.envelope.take()) {
-            (Some(request), _) => Envelope { request, reply: None, origin: current_origin(false) },
-            (None, Some(envelope)) => envelope,
-            (None, None) => return Poll::Ready(Err(CallError::ActorStopped)),
-        };
+        // The first try hands the request over as it is (a remote post
+        // writes it out without an envelope); the envelope that comes back
+        // is kept only while the mailbox is full: most tells are queued at
+        // the first try.
+        let (mut request, mut envelope) = (this.request.take(), this.envelope.take());
         loop {
-            let posted = this.to.post().try_post(envelope);
+            let posted = match (request.take(), envelope.take()) {
+                (Some(request), _) => this.to.post().try_tell(request, current_origin(false)),
+                (None, Some(envelope)) => this.to.post().try_post(envelope),
+                (None, None) => return Poll::Ready(Err(CallError::ActorStopped)),
+            };
             if !matches!(posted, Err(TrySendError::Full(_))) {
                 coop.made_progress();
             }
@@ -248,7 +250,7 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
                         }
                         return Poll::Ready(Err(CallError::Timeout));
                     }
-                    envelope = back;
+                    envelope = Some(back);
                 }
             }
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::call::{Call, Tell};
 use crate::events::DeadLetter;
-use crate::letter::Envelope;
+use crate::letter::{Envelope, Origin};
 use crate::mailbox::{Mailbox, Refused};
 use crate::protocol::{Dispatch, Protocol};
 use crate::system::SystemShared;
@@ -23,6 +23,12 @@ pub(crate) trait Post<P: Protocol>: Watchee {
     /// Queues `envelope`, or hands it back. A call may also be accepted and
     /// failed at once through its reply slot.
     fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>>;
+    /// Queues a one-way `request` from `origin`, as `try_post` would queue
+    /// its envelope, which comes back when refused. A remote post sends it
+    /// without making the envelope first.
+    fn try_tell(&self, request: P, origin: Origin) -> Result<(), TrySendError<Envelope<P>>> {
+        self.try_post(Envelope { request, reply: None, origin })
+    }
     /// Ready once a full mailbox has room again (or is closed).
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
     /// The system whose clock and defaults apply to calls sent here.

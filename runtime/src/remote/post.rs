@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::{Completion, Hop, Link, Outgoing, Refusal, decoding};
 use crate::chain::ChainLink;
 use crate::deadline::TICK;
-use crate::letter::{Envelope, ReplyTo};
+use crate::letter::{Envelope, Origin, ReplyTo};
 use crate::protocol::Protocol;
 use crate::recipient::Post;
 use crate::system::SystemShared;
@@ -115,6 +115,29 @@ impl<P: Protocol> Post<P> for RemotePost<P> {
             Ok(()) => Ok(()),
             Err(Refusal::Full) => Err(TrySendError::Full(envelope)),
             Err(Refusal::Down(error)) => self.fail(envelope, error),
+        }
+    }
+
+    fn try_tell(&self, request: P, origin: Origin) -> Result<(), TrySendError<Envelope<P>>> {
+        let (Some(codec), None, None) = (P::CODEC, &origin.chain, origin.deadline) else {
+            return self.try_post(Envelope { request, reply: None, origin });
+        };
+        // A one-way request from no chain, with no deadline: written out
+        // from the request itself, no envelope made unless it is refused.
+        let frame = Outgoing {
+            target: self.id.seq,
+            service: P::SERVICE_KEY,
+            fingerprint: P::FINGERPRINT,
+            method: request.method().id,
+            sender: origin.sender,
+            chain: Vec::new(),
+            budget: None,
+            payload: &|archiver, out| (codec.encode_request)(&request, archiver, out),
+        };
+        match self.link.send(frame, None) {
+            Ok(()) => Ok(()),
+            Err(Refusal::Full) => Err(TrySendError::Full(Envelope { request, reply: None, origin })),
+            Err(Refusal::Down(_)) => Err(TrySendError::Stopped(Envelope { request, reply: None, origin })),
         }
     }
 
