@@ -42,7 +42,7 @@ mod layout;
 use std::time::Duration;
 
 use courier_runtime::ActorId;
-use courier_runtime::remote::{ArchivedHop, Hop};
+use courier_runtime::remote::{ArchivedHop, Hop, Incoming};
 use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor::Error as RkyvError;
 use rkyv::util::AlignedVec;
@@ -308,6 +308,33 @@ impl<'a> EnvelopeRef<'a> {
     /// The payload's archive, aligned, not yet validated.
     pub fn payload(&self) -> &'a [u8] {
         self.frame.payload()
+    }
+
+    /// A request's header and payload as its actor's service reads them,
+    /// with one look at the kind of header (where the accessors above take
+    /// one each).
+    pub fn incoming(&self) -> Incoming<'a> {
+        let payload = self.payload();
+        match self.head {
+            Head::Compact(header, route) => Incoming {
+                request: (header.kind == Kind::Call).then(|| header.request.to_native()),
+                method: header.method.to_native(),
+                fingerprint: route.fingerprint,
+                sender: route.sender,
+                chain: &[],
+                budget: compact_budget(self.frame.header(), header).map(Duration::from_micros),
+                payload,
+            },
+            Head::Full(header) => Incoming {
+                request: (header.kind == Kind::Call).then(|| header.request.to_native()),
+                method: header.method.to_native(),
+                fingerprint: header.fingerprint.to_native(),
+                sender: header.sender.get(),
+                chain: self.chain(),
+                budget: header.budget_micros().map(Duration::from_micros),
+                payload,
+            },
+        }
     }
 }
 

@@ -99,7 +99,7 @@ impl Reader<'_> {
                     run.clear();
                 }
                 run_key = key;
-                run.push(incoming(envelope));
+                run.push(envelope.incoming());
                 continue;
             }
             if !run.is_empty() {
@@ -149,19 +149,6 @@ impl Reader<'_> {
             }
             poll_fn(|cx| inbound.poll_room(cx)).await;
         }
-    }
-}
-
-/// A request's header and payload, as its actor's service reads them.
-fn incoming(envelope: EnvelopeRef<'_>) -> Incoming<'_> {
-    Incoming {
-        request: (envelope.kind() == ArchivedKind::Call).then(|| envelope.request()),
-        method: envelope.method(),
-        fingerprint: envelope.fingerprint(),
-        sender: envelope.sender(),
-        chain: envelope.chain(),
-        budget: envelope.budget(),
-        payload: envelope.payload(),
     }
 }
 
@@ -234,7 +221,7 @@ pub(crate) fn answer_with_actor(shared: &Shared, peer: &Peer, request: u64, foun
 /// Routes a call or one-way request by name (or naming no actor) to its
 /// actor, waiting for room in a full mailbox.
 async fn deliver(shared: &Shared, peer: &Peer, link: &Arc<dyn Link>, system: &System, envelope: EnvelopeRef<'_>) {
-    let one = incoming(envelope);
+    let one = envelope.incoming();
     let found = match envelope.target() {
         TargetRef::Actor(seq) => system.inbound(InboundTarget::Actor(seq), envelope.service()),
         TargetRef::Name(name) => system.inbound(InboundTarget::Name(name), envelope.service()),

@@ -164,6 +164,12 @@ fn assert_reads_as(envelope: EnvelopeRef<'_>, header: &Header) {
     };
     assert_eq!(envelope.target(), target);
     assert_eq!(envelope.chain().len(), header.chain.len());
+    // The request's view says the same.
+    let incoming = envelope.incoming();
+    assert_eq!(incoming.request, (header.kind == Kind::Call).then_some(header.request));
+    assert_eq!((incoming.method, incoming.fingerprint), (header.method, header.fingerprint));
+    assert_eq!((incoming.sender, incoming.budget), (header.sender, header.budget_micros.map(Duration::from_micros)));
+    assert_eq!((incoming.chain.len(), incoming.payload), (header.chain.len(), envelope.payload()));
 }
 
 #[test]
