@@ -51,7 +51,8 @@ impl FutureSlot {
 
     /// As [`set`](FutureSlot::set), with the future made by `make` once the
     /// slot is ready for it: written where it will be polled, rather than
-    /// made first and copied in (a handler's future is a few hundred bytes).
+    /// made first and copied in (a handler's future can be a few hundred
+    /// bytes).
     pub(crate) fn set_with<F: Future<Output = Outcome> + Send + 'static>(&mut self, make: impl FnOnce() -> F) {
         self.clear();
         let needed = Layout::new::<F>();
