@@ -366,22 +366,39 @@ impl Decoder {
             return None;
         }
         let (prefix, rest) = input.split_first_chunk::<PREFIX_LEN>()?;
+        let (len, header_len) = match self.announced(prefix) {
+            Ok(lengths) => lengths,
+            Err(error) => return Some(Err(error)),
+        };
+        let body = rest.get(..len)?;
+        let start = self.open_body(len);
+        self.body.extend_from_slice(body);
+        *input = &rest[len..];
+        Some(Ok(Span { start, len, header_len }))
+    }
+
+    /// The body and header lengths `prefix` announces, once checked; a
+    /// prefix that fails the check poisons the stream.
+    fn announced(&mut self, prefix: &[u8; PREFIX_LEN]) -> Result<(usize, usize), FrameError> {
         let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
         let header_len = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]) as usize;
-        let body = rest.get(..len)?;
         if let Err(error) = self.check(len, header_len) {
             self.state = State::Poisoned;
-            return Some(Err(error));
+            return Err(error);
         }
+        Ok((len, header_len))
+    }
+
+    /// Makes room for a body of `len` bytes after the bodies in the buffer,
+    /// zero padding between so that it starts aligned; returns where.
+    fn open_body(&mut self, len: usize) -> usize {
         if self.body.is_empty() && self.body.capacity() > KEEP_CAPACITY && len <= KEEP_CAPACITY {
             self.body = AlignedVec::new();
         }
         let start = self.body.len().next_multiple_of(ALIGN);
         self.body.reserve(start - self.body.len() + len);
         self.body.resize(start, 0);
-        self.body.extend_from_slice(body);
-        *input = &rest[len..];
-        Some(Ok(Span { start, len, header_len }))
+        start
     }
 
     /// Reads until one frame is complete (its span in the buffer) or `input`
@@ -393,11 +410,10 @@ impl Decoder {
             match &mut self.state {
                 State::Poisoned => return Err(FrameError::Poisoned),
                 State::Prefix(prefix, filled) => {
-                    let prefix = if *filled == 0 && input.len() >= PREFIX_LEN {
+                    let prefix = if let (0, Some((whole, rest))) = (*filled, input.split_first_chunk::<PREFIX_LEN>()) {
                         // The common case: the whole prefix in one piece.
-                        let (prefix, rest) = input.split_at(PREFIX_LEN);
                         *input = rest;
-                        prefix
+                        *whole
                     } else {
                         let take = (PREFIX_LEN - *filled).min(input.len());
                         prefix[*filled..*filled + take].copy_from_slice(&input[..take]);
@@ -406,25 +422,13 @@ impl Decoder {
                         if *filled < PREFIX_LEN {
                             return Ok(None);
                         }
-                        &prefix[..]
+                        *prefix
                     };
-                    let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-                    let header_len = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]) as usize;
-                    if let Err(error) = self.check(len, header_len) {
-                        self.state = State::Poisoned;
-                        return Err(error);
-                    }
+                    let (len, header_len) = self.announced(&prefix)?;
                     if !append {
                         self.body.clear();
                     }
-                    if self.body.is_empty() && self.body.capacity() > KEEP_CAPACITY && len <= KEEP_CAPACITY {
-                        self.body = AlignedVec::new();
-                    }
-                    // Zero padding after the bodies before: this one starts
-                    // aligned.
-                    self.start = self.body.len().next_multiple_of(ALIGN);
-                    self.body.resize(self.start, 0);
-                    self.body.reserve(len);
+                    self.start = self.open_body(len);
                     self.state = State::Body { len, header_len };
                 }
                 State::Body { len, header_len } => {

@@ -235,6 +235,12 @@ impl Peer {
         self.pushed(pushed, request)
     }
 
+    /// Queues the failure of the call `request`.
+    fn push_failure(&self, lane: usize, request: u64, error: &CallError) -> Result<(), Refused> {
+        let payload = rkyv::to_bytes::<RkyvError>(error).map_err(|error| EnvelopeError::Write(error.to_string()))?;
+        self.lanes.push(lane, &Header::control(Kind::Failure, request), &payload, true)
+    }
+
     /// What queueing a request (a call's under the id `request`) came to.
     fn pushed(&self, pushed: Result<(), Refused>, request: Option<u64>) -> Result<(), Refusal> {
         // A loss between the check before the push and the push would leave
@@ -340,14 +346,6 @@ impl Link for Peer {
             }
             Err(error) => tracing::debug!(node = %self.describe(), %error, "a reply could not be queued"),
         }
-    }
-}
-
-impl Peer {
-    /// Queues the failure of the call `request`.
-    fn push_failure(&self, lane: usize, request: u64, error: &CallError) -> Result<(), Refused> {
-        let payload = rkyv::to_bytes::<RkyvError>(error).map_err(|error| EnvelopeError::Write(error.to_string()))?;
-        self.lanes.push(lane, &Header::control(Kind::Failure, request), &payload, true)
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::{Completion, Hop, Link, Outgoing, Refusal, decoding};
+use super::{Completion, Hop, Link, Outgoing, Payload, Refusal, decoding};
 use crate::chain::ChainLink;
 use crate::deadline::TICK;
 use crate::letter::{Envelope, Origin, ReplyTo};
@@ -39,6 +39,37 @@ impl<P: Protocol> RemotePost<P> {
                 Ok(())
             }
             None => Err(TrySendError::Stopped(envelope)),
+        }
+    }
+
+    /// What the link's refusal of `envelope` comes to: handed back to wait
+    /// for room, or failed (see [`fail`](RemotePost::fail)).
+    fn refused(&self, envelope: Envelope<P>, refusal: Refusal) -> Result<(), TrySendError<Envelope<P>>> {
+        match refusal {
+            Refusal::Full => Err(TrySendError::Full(envelope)),
+            Refusal::Down(error) => self.fail(envelope, error),
+        }
+    }
+
+    /// A frame of method `method` for this actor, its payload written by
+    /// `payload`.
+    fn frame<'a>(
+        &self,
+        method: u32,
+        sender: Option<ActorId>,
+        chain: Vec<Hop>,
+        budget: Option<Duration>,
+        payload: Payload<'a>,
+    ) -> Outgoing<'a> {
+        Outgoing {
+            target: self.id.seq,
+            service: P::SERVICE_KEY,
+            fingerprint: P::FINGERPRINT,
+            method,
+            sender,
+            chain,
+            budget,
+            payload,
         }
     }
 
@@ -96,25 +127,17 @@ impl<P: Protocol> Post<P> for RemotePost<P> {
         };
         let request = &envelope.request;
         let budget = self.budget(envelope.origin.deadline);
-        let frame = Outgoing {
-            target: self.id.seq,
-            service: P::SERVICE_KEY,
-            fingerprint: P::FINGERPRINT,
-            method: request.method().id,
-            sender: envelope.origin.sender,
-            // Most requests come from no chain: no call, no allocation.
-            chain: envelope.origin.chain.as_deref().map(hops).unwrap_or_default(),
-            budget,
-            payload: &|archiver, out| (codec.encode_request)(request, archiver, out),
-        };
+        // Most requests come from no chain: no call, no allocation.
+        let chain = envelope.origin.chain.as_deref().map(hops).unwrap_or_default();
+        let payload: Payload<'_> = &|archiver, out| (codec.encode_request)(request, archiver, out);
+        let frame = self.frame(request.method().id, envelope.origin.sender, chain, budget, payload);
         let call = envelope.reply.as_ref().map(|reply| {
             let deadline = Instant::now() + budget.unwrap_or(crate::DEFAULT_CALL_TIMEOUT);
             (deadline, self.completion(reply.clone(), codec.decode_response))
         });
         match self.link.send(frame, call) {
             Ok(()) => Ok(()),
-            Err(Refusal::Full) => Err(TrySendError::Full(envelope)),
-            Err(Refusal::Down(error)) => self.fail(envelope, error),
+            Err(refusal) => self.refused(envelope, refusal),
         }
     }
 
@@ -124,20 +147,11 @@ impl<P: Protocol> Post<P> for RemotePost<P> {
         };
         // A one-way request from no chain, with no deadline: written out
         // from the request itself, no envelope made unless it is refused.
-        let frame = Outgoing {
-            target: self.id.seq,
-            service: P::SERVICE_KEY,
-            fingerprint: P::FINGERPRINT,
-            method: request.method().id,
-            sender: origin.sender,
-            chain: Vec::new(),
-            budget: None,
-            payload: &|archiver, out| (codec.encode_request)(&request, archiver, out),
-        };
-        match self.link.send(frame, None) {
+        let payload: Payload<'_> = &|archiver, out| (codec.encode_request)(&request, archiver, out);
+        let sent = self.link.send(self.frame(request.method().id, origin.sender, Vec::new(), None, payload), None);
+        match sent {
             Ok(()) => Ok(()),
-            Err(Refusal::Full) => Err(TrySendError::Full(Envelope { request, reply: None, origin })),
-            Err(Refusal::Down(_)) => Err(TrySendError::Stopped(Envelope { request, reply: None, origin })),
+            Err(refusal) => self.refused(Envelope { request, reply: None, origin }, refusal),
         }
     }
 
