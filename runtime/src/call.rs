@@ -228,14 +228,15 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
         // The first try hands the request over as it is (a remote post
         // writes it out without an envelope); the envelope that comes back
         // is kept only while the mailbox is full: most tells are queued at
-        // the first try.
-        let (mut request, mut envelope) = (this.request.take(), this.envelope.take());
+        // the first try. Each is moved out of the future once.
+        let mut posted = match this.request.take() {
+            Some(request) => this.to.post().try_tell(request, current_origin(false)),
+            None => match this.envelope.take() {
+                Some(envelope) => this.to.post().try_post(envelope),
+                None => return Poll::Ready(Err(CallError::ActorStopped)),
+            },
+        };
         loop {
-            let posted = match (request.take(), envelope.take()) {
-                (Some(request), _) => this.to.post().try_tell(request, current_origin(false)),
-                (None, Some(envelope)) => this.to.post().try_post(envelope),
-                (None, None) => return Poll::Ready(Err(CallError::ActorStopped)),
-            };
             if !matches!(posted, Err(TrySendError::Full(_))) {
                 coop.made_progress();
             }
@@ -250,7 +251,7 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
                         }
                         return Poll::Ready(Err(CallError::Timeout));
                     }
-                    envelope = Some(back);
+                    posted = this.to.post().try_post(back);
                 }
             }
         }

@@ -470,7 +470,7 @@ pub fn write_with<E: From<EnvelopeError>>(
     }
     if name.is_empty() && header.chain.is_empty() {
         // Every frame but lookups, calls by name and nested calls.
-        return frame::encode_with(&fixed, out, payload);
+        return frame::encode_fixed(&fixed, out, payload);
     }
     let mut whole = Vec::with_capacity(FIXED_HEADER_LEN + name.len());
     whole.extend_from_slice(&fixed);

@@ -140,8 +140,7 @@ pub fn write_on<E: From<EnvelopeError>>(
         stream.last = route;
         return Ok(());
     }
-    let (bytes, len) = compact_header(header.kind, header.method, header.request, header.budget_micros);
-    frame::encode_with(&bytes[..len], out, payload)
+    write_compact(header.kind, header.method, header.request, header.budget_micros, out, payload)
 }
 
 /// Appends a one-way request (no chain, no budget) for `route` to `out`, as
@@ -172,25 +171,30 @@ pub fn write_tell<E: From<EnvelopeError>>(
         };
         return write_on(&header, out, scratch, stream, payload);
     }
-    let (bytes, len) = compact_header(Kind::Tell, method, 0, None);
-    frame::encode_with(&bytes[..len], out, payload)
+    write_compact(Kind::Tell, method, 0, None, out, payload)
 }
 
-/// A compact header's bytes, and how many of them there are.
-fn compact_header(kind: Kind, method: u32, request: u64, budget: Option<u64>) -> ([u8; COMPACT_HEADER_LEN + 8], usize) {
-    let mut bytes = [0u8; COMPACT_HEADER_LEN + 8];
-    bytes[0] = kind as u8;
-    bytes[1] = COMPACT;
-    bytes[4..8].copy_from_slice(&method.to_le_bytes());
-    bytes[8..16].copy_from_slice(&request.to_le_bytes());
-    match budget {
-        Some(budget) => {
-            bytes[1] |= HAS_BUDGET;
-            bytes[16..].copy_from_slice(&budget.to_le_bytes());
-            (bytes, COMPACT_HEADER_LEN + 8)
-        }
-        None => (bytes, COMPACT_HEADER_LEN),
-    }
+/// Appends a frame with a compact header, its payload written by
+/// `payload` (see [`frame::encode_fixed`]).
+fn write_compact<E>(
+    kind: Kind,
+    method: u32,
+    request: u64,
+    budget: Option<u64>,
+    out: &mut Vec<u8>,
+    payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut head = [0u8; COMPACT_HEADER_LEN];
+    head[0] = kind as u8;
+    head[1] = COMPACT;
+    head[4..8].copy_from_slice(&method.to_le_bytes());
+    head[8..16].copy_from_slice(&request.to_le_bytes());
+    let Some(budget) = budget else { return frame::encode_fixed(&head, out, payload) };
+    head[1] |= HAS_BUDGET;
+    let mut with_budget = [0u8; COMPACT_HEADER_LEN + 8];
+    with_budget[..COMPACT_HEADER_LEN].copy_from_slice(&head);
+    with_budget[COMPACT_HEADER_LEN..].copy_from_slice(&budget.to_le_bytes());
+    frame::encode_fixed(&with_budget, out, payload)
 }
 
 /// Checks `bytes` (a header at a 16-byte-aligned address whose flags say
