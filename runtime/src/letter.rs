@@ -92,6 +92,12 @@ pub(crate) struct Envelope<P: Protocol> {
 }
 
 impl<P: Protocol> Envelope<P> {
+    /// The tick after which a call's caller no longer waits; `None` for a
+    /// one-way message (see [`Deliver::deadline`]).
+    pub(crate) fn deadline(&self) -> Option<u64> {
+        self.reply.as_ref().and(self.origin.deadline)
+    }
+
     /// Whether nobody can use the result any more: the caller gave up or the
     /// deadline passed. Such a request is not executed.
     fn expired<A: Actor>(&self, cell: &Mailbox<A>) -> bool {
@@ -159,8 +165,7 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
     }
 
     fn deadline(&self) -> Option<u64> {
-        let envelope = self.0.as_ref()?;
-        envelope.reply.as_ref().and(envelope.origin.deadline)
+        self.0.as_ref()?.deadline()
     }
 
     fn expiry(&self) -> Option<(u64, Arc<dyn Expire>)> {

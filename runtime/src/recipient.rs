@@ -88,9 +88,10 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
         let mut letters = VecDeque::with_capacity(hint);
         let mut deadlines = false;
         while let Some(envelope) = next() {
-            let letter = crate::letter::letter(envelope);
-            deadlines |= letter.deadline().is_some();
-            letters.push_back(letter);
+            // Read before sealing: a sealed letter answers through a
+            // virtual call.
+            deadlines |= envelope.deadline().is_some();
+            letters.push_back(crate::letter::letter(envelope));
         }
         self.try_push_letters(&mut letters, deadlines).map_err(|refused| match refused {
             Refused::Full => TrySendError::Full(letters.len()),

@@ -133,7 +133,7 @@ impl<P: Protocol> Inbound for Served<P> {
         let failed = |error| Err(Undelivered::Failed(error));
         let Some(post) = self.post.upgrade() else { return failed(CallError::ActorStopped) };
         let Some(system) = post.system() else { return failed(CallError::ActorStopped) };
-        let envelope = match envelope::<P>(self.id, system, incoming, link) {
+        let envelope = match envelope::<P>(self.id, system, &incoming, link) {
             Ok(envelope) => envelope,
             Err(error) => return failed(error),
         };
@@ -168,7 +168,7 @@ impl<P: Protocol> Inbound for Served<P> {
             let mut failure = None;
             let hint = incoming.len() - at;
             let mut next = || {
-                let one = *incoming.get(at)?;
+                let one = incoming.get(at)?;
                 at += 1;
                 envelope::<P>(self.id, system, one, link).map_err(|error| failure = Some(error)).ok()
             };
@@ -236,7 +236,7 @@ fn one_by_one<I: Inbound + ?Sized>(
 fn envelope<P: Protocol>(
     id: ActorId,
     system: &Arc<SystemShared>,
-    incoming: Incoming<'_>,
+    incoming: &Incoming<'_>,
     link: &Arc<dyn Link>,
 ) -> Result<Envelope<P>, CallError> {
     if incoming.fingerprint != P::FINGERPRINT {
