@@ -382,6 +382,12 @@ impl<A: Actor> Mailbox<A> {
         if !self.has_blocked.load(Ordering::SeqCst) {
             return;
         }
+        // The letters the actor holds alone keep it over half full: no need
+        // to lock the inbox to know (while a sender waits, this runs for
+        // every letter taken).
+        if self.batched.load(Ordering::SeqCst) > self.capacity / 2 {
+            return;
+        }
         let mut inbox = self.inbox();
         let queued = inbox.user.len().saturating_add(self.batched.load(Ordering::SeqCst));
         if queued > self.capacity / 2 {
