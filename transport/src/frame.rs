@@ -176,20 +176,10 @@ pub fn encode_with<E>(
     // A small payload then fits without growing the buffer again.
     out.reserve(PREFIX_LEN + offset + 64);
     let frame = Unfinished { out, start, done: false };
-    // The body's length is known once the payload is written. A small
-    // (compact) header goes in with its prefix in one copy.
-    let mut head = [0; PREFIX_LEN + SMALL_HEADER];
-    head[4..PREFIX_LEN].copy_from_slice(&header_len(header.len()).to_le_bytes());
-    match head.get_mut(PREFIX_LEN..PREFIX_LEN + header.len()) {
-        Some(room) => {
-            room.copy_from_slice(header);
-            frame.out.extend_from_slice(&head[..PREFIX_LEN + header.len()]);
-        }
-        None => {
-            frame.out.extend_from_slice(&head[..PREFIX_LEN]);
-            frame.out.extend_from_slice(header);
-        }
-    }
+    // The body's length is known once the payload is written.
+    frame.out.extend_from_slice(&[0; 4]);
+    frame.out.extend_from_slice(&header_len(header.len()).to_le_bytes());
+    frame.out.extend_from_slice(header);
     if offset > header.len() {
         frame.out.resize(start + PREFIX_LEN + offset, 0);
     }
@@ -229,9 +219,6 @@ pub fn encode_fixed<const H: usize, E>(
     frame.seal(H, offset);
     Ok(())
 }
-
-/// Headers up to this long are copied in with their prefix.
-const SMALL_HEADER: usize = 24;
 
 fn header_len(len: usize) -> u32 {
     let Ok(len) = u32::try_from(len) else { panic!("a frame header of {len} bytes") };
