@@ -256,6 +256,33 @@ async fn a_payload_that_does_not_validate_fails_with_a_protocol_error() {
     node.stop().await;
 }
 
+/// One-way requests in a row are checked on the actor's task: those that
+/// do not validate are counted there, and the others run, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_way_requests_in_a_row_that_do_not_validate_are_counted_and_the_rest_run() {
+    let node = Victim::start("payload-row");
+    let mut attacker = node.attack().await;
+    let seq = attacker.seq;
+    let before = node.stats();
+    let tell = |payload: &[u8]| {
+        frame(&Header { kind: Kind::Tell, budget_micros: None, ..call(0, Target::Actor(seq)) }, payload)
+    };
+    let valid = add_payload(7);
+    let mut bytes = tell(&[0xee; 32]);
+    bytes.extend(tell(&add_payload(5)));
+    bytes.extend(tell(&valid[..valid.len() / 2]));
+    bytes.extend(tell(&add_payload(2)));
+    bytes.extend(attacker.add(1, 1));
+    attacker.send(&bytes).await;
+
+    assert_eq!(attacker.added(1).await, 8, "the valid ones ran before the call, the others not at all");
+    assert_eq!(changes(before, node.stats()), [("frames_received", 5), ("invalid_payloads", 2)]);
+
+    node.still_serves().await;
+    attacker.close().await;
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fingerprint_mismatch_fails_naming_the_trait() {
     let node = Victim::start("fingerprint");

@@ -55,10 +55,23 @@ pub(crate) trait Deliver<A: Actor>: Send + Peek {
     /// and replying to the caller if there is one. See [`Handling`] for why
     /// the borrow of the actor is `'static`. Takes the message out: a second
     /// call finds the letter empty and does nothing.
-    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>);
+    ///
+    /// Returns whether the letter still holds messages: a parcel of several
+    /// (see [`Parcel`](crate::remote::Parcel)) hands over one per call.
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) -> bool;
     /// Fails the letter without running it: its caller, if any, gets
     /// `error`; a one-way message becomes a dead letter.
     fn reject(&mut self, error: CallError, cell: &Mailbox<A>);
+    /// How many messages the letter holds, each counting against the
+    /// mailbox's capacity: one, but for a parcel.
+    fn weight(&self) -> usize {
+        1
+    }
+    /// For a letter holding more than one message: its first, taken out as
+    /// a letter of its own (to stash it); `None` for any other letter.
+    fn split_front(&mut self) -> Option<Letter<A>> {
+        None
+    }
     /// The tick after which a call's caller no longer waits; `None` for
     /// one-way messages.
     fn deadline(&self) -> Option<u64> {
@@ -128,31 +141,19 @@ impl<P: Protocol> Peek for Sealed<Envelope<P>> {
 }
 
 impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
-    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
-        let Some(envelope) = self.0.take() else { return handling.start(future::ready(Outcome::Done)) };
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) -> bool {
+        let Some(envelope) = self.0.take() else {
+            handling.start(future::ready(Outcome::Done));
+            return false;
+        };
         if envelope.expired(cell) {
             Sealed(Some(envelope)).reject(CallError::Timeout, cell);
-            return handling.start(future::ready(Outcome::Done));
+            handling.start(future::ready(Outcome::Done));
+            return false;
         }
         let Envelope { request, reply, origin } = envelope;
-        handling.begin(origin, |origin| Current::new(cell.clone(), origin));
-        handling.start_with(move || async move {
-            match AssertUnwindSafe(request.dispatch(actor)).catch_unwind().await {
-                Ok(response) => {
-                    if let Some(reply) = reply {
-                        reply.fill(Ok(response));
-                    }
-                    Outcome::Done
-                }
-                Err(payload) => {
-                    let reason = panic_message(&*payload);
-                    if let Some(reply) = reply {
-                        reply.fill(Err(CallError::ActorFailed { reason: reason.clone() }));
-                    }
-                    Outcome::Panicked(reason)
-                }
-            }
-        });
+        start(request, reply, origin, actor, cell, handling);
+        false
     }
 
     fn reject(&mut self, error: CallError, cell: &Mailbox<A>) {
@@ -176,6 +177,37 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
     }
 }
 
+/// Puts the handler of `request` into `handling`, with the context of
+/// `origin`, filling `reply` (a call's) with its response, or with the
+/// panic's reason.
+pub(crate) fn start<A: Actor, P: Dispatch<A>>(
+    request: P,
+    reply: Option<ReplyTo<P>>,
+    origin: Origin,
+    actor: &'static mut A,
+    cell: &Arc<Mailbox<A>>,
+    handling: &mut Handling<A>,
+) {
+    handling.begin(origin, |origin| Current::new(cell.clone(), origin));
+    handling.start_with(move || async move {
+        match AssertUnwindSafe(request.dispatch(actor)).catch_unwind().await {
+            Ok(response) => {
+                if let Some(reply) = reply {
+                    reply.fill(Ok(response));
+                }
+                Outcome::Done
+            }
+            Err(payload) => {
+                let reason = panic_message(&*payload);
+                if let Some(reply) = reply {
+                    reply.fill(Err(CallError::ActorFailed { reason: reason.clone() }));
+                }
+                Outcome::Panicked(reason)
+            }
+        }
+    });
+}
+
 /// The continuation of a reentrant call: runs on the actor's task, with
 /// `&mut A`, once the awaited future has finished.
 pub(crate) struct Resume<T, K> {
@@ -193,9 +225,10 @@ where
     T: Send + 'static,
     K: FnOnce(&mut A, T) + Send + 'static,
 {
-    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) -> bool {
         let Some(Resume { output, continuation, origin }) = self.0.take() else {
-            return handling.start(future::ready(Outcome::Done));
+            handling.start(future::ready(Outcome::Done));
+            return false;
         };
         let current = handling.begin(origin, |origin| Current::new(cell.clone(), origin));
         let outcome =
@@ -204,6 +237,7 @@ where
                 Err(payload) => Outcome::Panicked(panic_message(&*payload)),
             });
         handling.start(future::ready(outcome));
+        false
     }
 
     fn reject(&mut self, error: CallError, cell: &Mailbox<A>) {

@@ -12,7 +12,9 @@
 //! Invariants:
 //! - The system queue is always drained before the user queue: a pending
 //!   signal is flagged in `signalled`, checked before every letter.
-//! - The capacity bounds the letters in the inbox and the batch together.
+//! - The capacity bounds the messages in the inbox and the batch together:
+//!   a letter is one message, but for a parcel of one-way requests from
+//!   another node, which counts once per request (see [`parcels`]).
 //! - Once closed (the actor was asked to stop, or failed), the mailbox takes
 //!   no new letters, and every letter still queued has been rejected: queued
 //!   calls fail with `ActorStopped` at once, even while the current message
@@ -43,6 +45,7 @@ use crate::timers::IdleSetting;
 use crate::watch::{ExitReason, Watches};
 use crate::{Actor, ActorId, CallError};
 
+mod parcels;
 mod runs;
 mod signals;
 mod ties;
@@ -90,6 +93,8 @@ pub(crate) struct Mailbox<A: Actor> {
 /// What senders touch.
 struct Inbox<A: Actor> {
     user: VecDeque<Letter<A>>,
+    /// How many messages `user` holds: a parcel counts once per request.
+    queued: usize,
     system: Signals,
     receiver: Option<Waker>,
     blocked: Vec<Waker>,
@@ -134,7 +139,12 @@ impl<A: Actor> Batch<A> {
     /// The letters of the batch and the stash: what counts against the
     /// capacity besides the inbox (and the actor's run, see [`runs`]).
     fn queued(&self) -> usize {
-        self.letters.len() + self.stash.as_ref().map_or(0, |stash| stash.len())
+        self.letters.len() + self.stashed()
+    }
+
+    /// How many messages the stash holds.
+    fn stashed(&self) -> usize {
+        self.stash.as_deref().map_or(0, weight)
     }
 
     fn take_stash(&mut self) -> VecDeque<Letter<A>> {
@@ -165,6 +175,7 @@ impl<A: Actor> Mailbox<A> {
             capacity,
             inbox: Mutex::new(Inbox {
                 user: VecDeque::new(),
+                queued: 0,
                 system: Signals::default(),
                 receiver: None,
                 blocked: Vec::new(),
@@ -192,7 +203,7 @@ impl<A: Actor> Mailbox<A> {
     fn full(&self, inbox: &Inbox<A>) -> bool {
         // SeqCst pairs with the actor's decrement and `has_blocked` load in
         // `taken`: a sender that still sees the slot taken is seen blocked.
-        inbox.user.len().saturating_add(self.batched.load(Ordering::SeqCst)) >= self.capacity
+        inbox.queued.saturating_add(self.batched.load(Ordering::SeqCst)) >= self.capacity
     }
 
     /// Queues `message` if there is room, boxing it into a letter only once
@@ -213,6 +224,7 @@ impl<A: Actor> Mailbox<A> {
         let letter = into_letter(message);
         let watch = letter.deadline().is_some() && !std::mem::replace(&mut inbox.watched, true);
         inbox.user.push_back(letter);
+        inbox.queued += 1;
         let receiver = inbox.receiver.take();
         drop(inbox);
         if let Some(waker) = receiver {
@@ -241,8 +253,9 @@ impl<A: Actor> Mailbox<A> {
         // The room is read once: under the inbox lock the queues only drain
         // (but for a letter the actor stashes meanwhile, which the check of
         // `try_push` misses just the same).
-        let queued = inbox.user.len().saturating_add(self.batched.load(Ordering::SeqCst));
+        let queued = inbox.queued.saturating_add(self.batched.load(Ordering::SeqCst));
         let room = self.capacity.saturating_sub(queued).min(letters.len());
+        inbox.queued += room;
         if room == letters.len() && inbox.user.is_empty() {
             std::mem::swap(&mut inbox.user, letters);
         } else {
@@ -347,8 +360,9 @@ impl<A: Actor> Mailbox<A> {
                 continue;
             }
             std::mem::swap(&mut batch.letters, &mut inbox.user);
+            let moved = std::mem::take(&mut inbox.queued);
             // Senders read it under the inbox lock, which this store is under.
-            self.batched.store(batch.queued(), Ordering::Relaxed);
+            self.batched.store(moved + batch.stashed(), Ordering::Relaxed);
             if let Some(letter) = self.take_batched(&mut batch) {
                 drop((batch, inbox));
                 self.taken();
@@ -389,7 +403,7 @@ impl<A: Actor> Mailbox<A> {
             return;
         }
         let mut inbox = self.inbox();
-        let queued = inbox.user.len().saturating_add(self.batched.load(Ordering::SeqCst));
+        let queued = inbox.queued.saturating_add(self.batched.load(Ordering::SeqCst));
         if queued > self.capacity / 2 {
             return;
         }
@@ -429,8 +443,9 @@ impl<A: Actor> Mailbox<A> {
         drop(batch);
         // The letters of the actor's run stay counted until it puts them
         // back (see [`runs`]).
-        self.batched.fetch_sub(queued.len(), Ordering::SeqCst);
+        self.batched.fetch_sub(weight(&queued), Ordering::SeqCst);
         queued.append(&mut inbox.user);
+        inbox.queued = 0;
         let blocked = std::mem::take(&mut inbox.blocked);
         let receiver = inbox.receiver.take();
         drop(inbox);
@@ -457,7 +472,10 @@ impl<A: Actor> Mailbox<A> {
         let mut expired = batch.stash.as_deref_mut().map(|stash| take_expired(stash, now)).unwrap_or_default();
         expired.extend(take_expired(&mut batch.letters, now));
         self.batched.fetch_sub(expired.len(), Ordering::SeqCst);
-        expired.extend(take_expired(&mut inbox.user, now));
+        let from_inbox = take_expired(&mut inbox.user, now);
+        // Calls only, one message each.
+        inbox.queued -= from_inbox.len();
+        expired.extend(from_inbox);
         let has_call = |letters: &VecDeque<Letter<A>>| letters.iter().any(|letter| letter.deadline().is_some());
         let calls_left = batch.current.is_some()
             || batch.stash.as_deref().is_some_and(has_call)
@@ -589,6 +607,11 @@ impl<A: Actor> Watched for Mailbox<A> {
     fn sweep(&self, now: u64) -> bool {
         self.sweep_expired(now)
     }
+}
+
+/// How many messages `letters` hold (see [`Deliver::weight`](crate::letter::Deliver::weight)).
+fn weight<A: Actor>(letters: &VecDeque<Letter<A>>) -> usize {
+    letters.iter().map(|letter| letter.weight()).sum()
 }
 
 /// Frees an empty queue's buffer once a burst has grown it: letters are

@@ -12,6 +12,7 @@ use crate::events::DeadLetter;
 use crate::letter::{Envelope, Origin};
 use crate::mailbox::{Mailbox, Refused};
 use crate::protocol::{Dispatch, Protocol};
+use crate::remote::Parcel;
 use crate::system::SystemShared;
 use crate::watch::{ExitReason, Terminated, Watchee, Watcher};
 use crate::{Actor, ActorId, CallError, TrySendError};
@@ -60,6 +61,21 @@ pub(crate) trait Post<P: Protocol>: Watchee {
         }
         Ok(())
     }
+    /// Whether this post takes parcels (see [`Parcel`]): a local mailbox
+    /// does.
+    fn takes_parcels(&self) -> bool {
+        false
+    }
+    /// How many requests a parcel sent now may hold. A closed mailbox has
+    /// room for any number: they are all refused.
+    fn parcel_room(&self) -> usize {
+        0
+    }
+    /// Queues `parcel` whole if there is room for every request in it, or
+    /// hands it back. Only called when [`takes_parcels`](Post::takes_parcels).
+    fn try_post_parcel(&self, parcel: Parcel<P>) -> Result<(), TrySendError<Parcel<P>>> {
+        Err(TrySendError::Stopped(parcel))
+    }
 }
 
 impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
@@ -96,6 +112,22 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
         self.try_push_letters(&mut letters, deadlines).map_err(|refused| match refused {
             Refused::Full => TrySendError::Full(letters.len()),
             Refused::Closed => TrySendError::Stopped(letters.len()),
+        })
+    }
+
+    fn takes_parcels(&self) -> bool {
+        true
+    }
+
+    fn parcel_room(&self) -> usize {
+        self.room()
+    }
+
+    fn try_post_parcel(&self, parcel: Parcel<P>) -> Result<(), TrySendError<Parcel<P>>> {
+        let weight = parcel.len();
+        self.try_push_parcel(weight, parcel, |parcel| smallbox::smallbox!(parcel)).map_err(|refused| match refused {
+            (Refused::Full, parcel) => TrySendError::Full(parcel),
+            (Refused::Closed, parcel) => TrySendError::Stopped(parcel),
         })
     }
 

@@ -318,19 +318,37 @@ impl<A: Actor> Serving<A> {
             Poll::Ready(Some(Next::Letter(mut letter))) => {
                 idle.busy();
                 Poll::Ready(match take(handling, ctx, cell, &mut letter) {
-                    Taken::Delivered => Step::Delivered,
-                    taken => set_aside(cell, run, letter, taken),
+                    Taken::Delivered { more } => {
+                        if more {
+                            // A parcel's requests left go first next time.
+                            cell.put_front(letter);
+                        }
+                        Step::Delivered
+                    }
+                    taken => match letter.split_front() {
+                        Some(one) => {
+                            cell.put_front(letter);
+                            set_aside(cell, run, one, taken)
+                        }
+                        None => set_aside(cell, run, letter, taken),
+                    },
                 })
             }
             Poll::Ready(Some(Next::FromRun)) => {
                 idle.busy();
                 let Some(letter) = run.front() else { return Poll::Ready(Step::Again) };
                 let taken = take(handling, ctx, cell, letter);
-                if let Taken::Delivered = taken {
-                    run.drop_front();
+                if let Taken::Delivered { more } = taken {
+                    // A parcel with requests left stays at the front.
+                    if !more {
+                        run.drop_front();
+                    }
                     return Poll::Ready(Step::Delivered);
                 }
-                let Some(letter) = run.take_front() else { return Poll::Ready(Step::Again) };
+                // Of a parcel, only the request taken is set aside; the rest
+                // of it goes back with the run.
+                let one = run.front().and_then(|letter| letter.split_front());
+                let Some(letter) = one.or_else(|| run.take_front()) else { return Poll::Ready(Step::Again) };
                 Poll::Ready(set_aside(cell, run, letter, taken))
             }
             Poll::Ready(Some(Next::Signal(signal))) => {
@@ -345,8 +363,9 @@ impl<A: Actor> Serving<A> {
 
 /// What became of a letter the actor's task took.
 enum Taken {
-    /// Its handler is in its slot.
-    Delivered,
+    /// Its handler is in its slot; `more` when the letter is a parcel with
+    /// requests left.
+    Delivered { more: bool },
     /// The actor put it aside (see [`Actor::admit`]).
     Stash,
     /// `admit` panicked with this reason.
@@ -367,10 +386,7 @@ fn take<A: Actor>(
     let actor = unsafe { handling.actor() };
     match admit(actor, ctx, letter) {
         Ok(Admit::Stash) if letter.method().is_some() => Taken::Stash,
-        Ok(_) => {
-            letter.deliver(actor, cell, handling);
-            Taken::Delivered
-        }
+        Ok(_) => Taken::Delivered { more: letter.deliver(actor, cell, handling) },
         Err(reason) => Taken::AdmitFailed(reason),
     }
 }
@@ -387,7 +403,7 @@ fn set_aside<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, letter: Letter<A>, t
             cell.unstash_all();
             Step::AdmitFailed(reason)
         }
-        Taken::Delivered | Taken::Stash => Step::Again,
+        Taken::Delivered { .. } | Taken::Stash => Step::Again,
     }
 }
 

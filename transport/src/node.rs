@@ -51,7 +51,9 @@ pub(crate) struct Shared {
     client: quinn::ClientConfig,
     local_addr: SocketAddr,
     pub(crate) config: Config,
-    pub(crate) counters: Counters,
+    /// Shared with the peers, which count the one-way requests dropped
+    /// after they were queued.
+    pub(crate) counters: Arc<Counters>,
     peers: DashMap<u64, Arc<Peer>>,
     /// Which node listens at an address, as last seen.
     by_addr: DashMap<SocketAddr, u64>,
@@ -81,7 +83,7 @@ impl Shared {
             client,
             local_addr,
             config,
-            counters: Counters::default(),
+            counters: Arc::default(),
             peers: DashMap::new(),
             by_addr: DashMap::new(),
             dialing: DashMap::new(),
@@ -210,7 +212,7 @@ impl Shared {
             .peers
             .entry(theirs.node)
             .or_insert_with(|| {
-                let peer = Arc::new(Peer::new(theirs.node, addr, self.config.lanes, self.config.queue_limit));
+                let peer = Arc::new(Peer::new(theirs.node, addr, &self.config, self.counters.clone()));
                 tokio::spawn(expire_calls(peer.clone()));
                 peer
             })

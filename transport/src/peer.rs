@@ -22,7 +22,9 @@ use tokio::sync::Notify;
 
 use crate::envelope::{EnvelopeError, Header, Kind, Route, Target};
 use crate::lanes::{Lanes, Refused, lane_of};
+use crate::node::Config;
 use crate::pending::Pending;
+use crate::stats::Counters;
 use crate::watches::{Change, Watching};
 
 /// How the connection carrying a peer's traffic is held.
@@ -49,6 +51,8 @@ pub(crate) struct Peer {
     retired: AtomicBool,
     /// Local actors watching actors of this node.
     watching: Watching,
+    /// The node's counters.
+    counters: Arc<Counters>,
 }
 
 /// The application error code of a connection closed because the other
@@ -61,17 +65,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Peer {
-    pub(crate) fn new(node: u64, addr: SocketAddr, lanes: usize, queue_limit: usize) -> Peer {
+    pub(crate) fn new(node: u64, addr: SocketAddr, config: &Config, counters: Arc<Counters>) -> Peer {
         Peer {
             node,
             addr,
-            lanes: Lanes::new(lanes, queue_limit),
+            lanes: Lanes::new(config.lanes, config.queue_limit),
             pending: Mutex::new(Pending::new()),
             expiry: Notify::new(),
             current: Mutex::new(Current { connection: None, dialed: false }),
             generation: AtomicU64::new(0),
             retired: AtomicBool::new(false),
             watching: Watching::default(),
+            counters,
         }
     }
 
@@ -316,6 +321,13 @@ impl Link for Peer {
 
     fn unwatch(&self, target: ActorId, watcher: ActorId) {
         self.ask(self.watching.remove(target.seq, watcher), target.seq);
+    }
+
+    fn dropped(&self, error: &CallError) {
+        if matches!(error, CallError::Protocol { .. }) {
+            Counters::bump(&self.counters.invalid_payloads);
+        }
+        tracing::debug!(node = %self.describe(), %error, "a one-way request from another node was dropped");
     }
 
     fn reply(&self, request: u64, outcome: Result<Payload<'_>, CallError>) {

@@ -105,7 +105,7 @@ impl<A: Actor> Mailbox<A> {
         std::mem::swap(&mut letters.queue, &mut inbox.user);
         batch.current = None;
         // Senders read it under the inbox lock, which this update is under.
-        self.batched.fetch_add(letters.queue.len(), Ordering::Relaxed);
+        self.batched.fetch_add(std::mem::take(&mut inbox.queued), Ordering::Relaxed);
         true
     }
 
@@ -124,7 +124,7 @@ impl<A: Actor> Mailbox<A> {
             return;
         }
         drop(inbox);
-        self.batched.fetch_sub(letters.len(), Ordering::SeqCst);
+        self.batched.fetch_sub(super::weight(&letters), Ordering::SeqCst);
         for mut letter in letters {
             letter.reject(CallError::ActorStopped, self);
         }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::parcel::{self, Parcel};
 use super::{ArchivedHop, Link, decoding};
 use crate::chain::{ChainLink, Label};
 use crate::codec::EncodeFn;
@@ -71,6 +72,11 @@ pub trait Inbound: Send + Sync + 'static {
     /// lock of the mailbox and at most one wake-up of the actor. A request
     /// that cannot run is handed to `failed` with its index in `incoming`
     /// and the error its sender should get.
+    ///
+    /// One-way requests in a row go to a local mailbox as one parcel, their
+    /// payloads checked and decoded on the actor's task: one whose payload
+    /// does not check is then dropped there and reported to
+    /// [`Link::dropped`], not to `failed`.
     ///
     /// Returns how many requests, from the front, were dealt with (queued or
     /// failed): all of them, or fewer when the mailbox is full; then wait
@@ -160,15 +166,31 @@ impl<P: Protocol> Inbound for Served<P> {
             (0..incoming.len()).for_each(|at| failed(at, CallError::ActorStopped));
             return incoming.len();
         };
+        let parcels = post.takes_parcels();
         let mut at = 0;
         while at < incoming.len() {
-            // One round: the requests up to the next one that cannot run,
-            // made one by one as the mailbox asks for them. Whatever came
-            // before a request that failed is queued before it is failed.
+            let tells =
+                if parcels { incoming[at..].iter().take_while(|one| Parcel::<P>::takes(one)).count() } else { 0 };
+            if tells >= parcel::FEWEST {
+                match parcel(&**post, system, &incoming[at..at + tells], link) {
+                    Ok(queued) => at += queued,
+                    Err(TrySendError::Full(())) => return at,
+                    Err(TrySendError::Stopped(())) => {
+                        (at..at + tells).for_each(|at| failed(at, CallError::ActorStopped));
+                        at += tells;
+                    }
+                }
+                continue;
+            }
+            // One round: the requests up to the next that cannot run or
+            // that starts a parcel, made one by one as the mailbox asks for
+            // them. Whatever came before a request that failed is queued
+            // before it is failed.
+            let end = if parcels { at + tells + parcel_start::<P>(&incoming[at + tells..]) } else { incoming.len() };
             let mut failure = None;
-            let hint = incoming.len() - at;
+            let hint = end - at;
             let mut next = || {
-                let one = incoming.get(at)?;
+                let one = incoming[..end].get(at)?;
                 at += 1;
                 envelope::<P>(self.id, system, one, link).map_err(|error| failure = Some(error)).ok()
             };
@@ -227,6 +249,41 @@ fn one_by_one<I: Inbound + ?Sized>(
             Ok(()) => {}
             Err(Undelivered::Full) => return at,
             Err(Undelivered::Failed(error)) => failed(at, error),
+        }
+    }
+    incoming.len()
+}
+
+/// Queues `tells` (one-way requests that a parcel takes, at least
+/// [`parcel::FEWEST`]) as one parcel, as many as the mailbox has room for.
+/// Returns how many were queued; `Full` when there was room for none.
+fn parcel<P: Protocol>(
+    post: &dyn Post<P>,
+    system: &Arc<SystemShared>,
+    tells: &[Incoming<'_>],
+    link: &Arc<dyn Link>,
+) -> Result<usize, TrySendError<()>> {
+    let count = tells.len().min(post.parcel_room());
+    if count == 0 {
+        return Err(TrySendError::Full(()));
+    }
+    match post.try_post_parcel(Parcel::new(&tells[..count], system, link)) {
+        Ok(()) => Ok(count),
+        // Others filled it meanwhile: wait for room, then try again.
+        Err(TrySendError::Full(_)) => Err(TrySendError::Full(())),
+        Err(TrySendError::Stopped(_)) => Err(TrySendError::Stopped(())),
+    }
+}
+
+/// Where the next parcel starts in `incoming`: at the first of at least
+/// [`parcel::FEWEST`] one-way requests in a row that a parcel takes; the
+/// length of `incoming` if none does.
+fn parcel_start<P: Protocol>(incoming: &[Incoming<'_>]) -> usize {
+    let mut row = 0;
+    for (at, one) in incoming.iter().enumerate() {
+        row = if Parcel::<P>::takes(one) { row + 1 } else { 0 };
+        if row == parcel::FEWEST {
+            return at + 1 - row;
         }
     }
     incoming.len()

@@ -10,8 +10,10 @@
 //!   over a [`Completion`] that decodes the reply and resumes the caller.
 //! - Incoming: the transport routes a frame by its header to an [`Inbound`]
 //!   (found by [`System::inbound`](crate::System::inbound)), which checks and
-//!   decodes the payload and queues it in the actor's mailbox. A call's reply
-//!   goes back through [`Link::reply`] from the actor's own task.
+//!   decodes the payload and queues it in the actor's mailbox; one-way
+//!   requests in a row are queued together, still archived, and checked and
+//!   decoded on the actor's task (see `parcel`). A call's reply goes back
+//!   through [`Link::reply`] from the actor's own task.
 //! - A system with a transport has a [`Network`] installed: it dials nodes,
 //!   resolves names on them, and knows which [`Link`] leads to a node id.
 //!
@@ -22,6 +24,7 @@
 mod deferred;
 mod inbound;
 mod kinds;
+mod parcel;
 mod post;
 mod system;
 
@@ -37,6 +40,7 @@ pub use deferred::notify_after_poll;
 pub(crate) use inbound::Served;
 pub use inbound::{Inbound, Incoming, Undelivered};
 pub(crate) use kinds::Kinds;
+pub(crate) use parcel::Parcel;
 pub(crate) use post::RemotePost;
 pub use system::{InboundTarget, WeakSystem};
 
@@ -144,6 +148,13 @@ pub trait Link: Send + Sync + 'static {
 
     /// Withdraws the watch of `watcher` on `target`.
     fn unwatch(&self, target: ActorId, watcher: ActorId);
+
+    /// A one-way request that came over this link was dropped, for `error`
+    /// (its payload did not check, say), after it was queued: nobody waits
+    /// for an answer, so the link only counts it.
+    fn dropped(&self, error: &CallError) {
+        let _ = error;
+    }
 }
 
 /// The future of [`Network::resolve`].

@@ -1,0 +1,219 @@
+//! Parcels: one-way requests from another node for one actor and service,
+//! queued together as one letter and decoded on the actor's task.
+//!
+//! A connection's frames are read by one task. Checking, decoding and
+//! sealing every request into a letter there made that task the bound on
+//! what a node takes in, while the actor's task, on the other core, had
+//! room to spare. For a stretch of one-way requests, the reader now checks
+//! the headers only (fingerprint, deadline), copies the archived requests
+//! into one aligned buffer, and queues that; the actor's task checks and
+//! decodes each request when it comes to it.
+//!
+//! A parcel is one letter that holds several messages:
+//! - it counts once per request against the mailbox's capacity
+//!   ([`Deliver::weight`]), and each request leaves the count when it is
+//!   handed over, as a letter does;
+//! - it hands its requests over one at a time, each to a handler of its
+//!   own, admitted on its own ([`Actor::admit`] sees the decoded request),
+//!   with signals looked at before each;
+//! - when the actor stashes a request, that request leaves the parcel as a
+//!   letter of its own ([`Deliver::split_front`]);
+//! - a parcel rejected (its actor stopped) makes a dead letter of each
+//!   request left in it.
+//!
+//! Calls never travel in parcels: a call's reply slot and deadline must
+//! stay where the deadline sweeper reaches them.
+
+use std::cell::OnceCell;
+use std::future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rkyv::util::AlignedVec;
+
+use super::{Incoming, Link, decoding};
+use crate::events::DeadLetter;
+use crate::handling::Handling;
+use crate::letter::{self, Deliver, Envelope, Letter, Origin, Outcome};
+use crate::mailbox::Mailbox;
+use crate::protocol::{Dispatch, Method, Protocol};
+use crate::stash::Peek;
+use crate::system::SystemShared;
+use crate::{Actor, ActorId, CallError};
+
+/// The fewest one-way requests in a row that travel as a parcel: a lone
+/// request is cheaper as a letter of its own.
+pub(crate) const FEWEST: usize = 2;
+
+/// Requests of service `P` still archived, with what their headers said.
+pub(crate) struct Parcel<P: Protocol> {
+    /// The archived requests, each at an offset aligned as rkyv needs.
+    bytes: AlignedVec,
+    items: Vec<Item>,
+    /// How many requests, from the front, were handed over.
+    handed: usize,
+    /// The next request, once decoded: `admit` may look at it before it is
+    /// handed over, and it is decoded once.
+    front: OnceCell<Result<P, CallError>>,
+    /// The connection the requests came over, and the system they came to:
+    /// refs inside them resolve through these, and the link counts the
+    /// requests that cannot run.
+    link: Arc<dyn Link>,
+    system: Arc<SystemShared>,
+}
+
+/// One request of a parcel.
+struct Item {
+    /// Where its archive lies in `bytes`, and how long it is.
+    at: usize,
+    len: usize,
+    /// The method id its header named.
+    method: u32,
+    sender: Option<ActorId>,
+    /// The tick after which it must not run (see [`deadline`](crate::deadline)).
+    deadline: Option<u64>,
+}
+
+impl<P: Protocol> Parcel<P> {
+    /// Whether `incoming` may travel in a parcel of service `P`: a one-way
+    /// request whose header passes the checks made before queueing. Any
+    /// other goes as a letter of its own, which fails it with the right
+    /// error.
+    pub(crate) fn takes(incoming: &Incoming<'_>) -> bool {
+        incoming.request.is_none()
+            && incoming.chain.is_empty()
+            && incoming.fingerprint == P::FINGERPRINT
+            && P::CODEC.is_some()
+            && incoming.budget != Some(Duration::ZERO)
+    }
+
+    /// Copies `requests` (each one that [`takes`](Parcel::takes)) into a
+    /// parcel; their budgets become deadlines on `system`'s clock now.
+    pub(crate) fn new(requests: &[Incoming<'_>], system: &Arc<SystemShared>, link: &Arc<dyn Link>) -> Self {
+        let aligned = |len: usize| len.next_multiple_of(AlignedVec::<16>::ALIGNMENT);
+        let mut bytes = AlignedVec::with_capacity(requests.iter().map(|one| aligned(one.payload.len())).sum());
+        let items = requests
+            .iter()
+            .map(|one| {
+                let at = bytes.len();
+                bytes.extend_from_slice(one.payload);
+                bytes.resize(aligned(bytes.len()), 0);
+                Item {
+                    at,
+                    len: one.payload.len(),
+                    method: one.method,
+                    sender: one.sender,
+                    deadline: one.budget.map(|budget| system.deadlines.deadline(budget)),
+                }
+            })
+            .collect();
+        Parcel { bytes, items, handed: 0, front: OnceCell::new(), link: link.clone(), system: system.clone() }
+    }
+
+    /// How many requests it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Checks and decodes request `at`, as a request queued alone was.
+    fn decode(&self, at: usize) -> Result<P, CallError> {
+        let item = &self.items[at];
+        let Some(codec) = P::CODEC else {
+            return Err(CallError::Protocol { detail: format!("`{}` is `#[actor(local)]`", P::SERVICE) });
+        };
+        let bytes = &self.bytes[item.at..item.at + item.len];
+        let request = decoding(&self.system, &self.link, || (codec.decode_request)(bytes))?;
+        if request.method().id != item.method {
+            let detail = format!("the header names another method of `{}` than the request", P::SERVICE);
+            return Err(CallError::Protocol { detail });
+        }
+        Ok(request)
+    }
+
+    /// The next request, decoded once.
+    fn front(&self) -> Option<&P> {
+        if self.handed >= self.items.len() {
+            return None;
+        }
+        self.front.get_or_init(|| self.decode(self.handed)).as_ref().ok()
+    }
+
+    /// Takes the next request out, decoded, with its origin.
+    fn take_front(&mut self) -> Option<(Result<P, CallError>, Origin)> {
+        let item = self.items.get(self.handed)?;
+        let origin = Origin { sender: item.sender, chain: None, deadline: item.deadline };
+        let request = self.front.take().unwrap_or_else(|| self.decode(self.handed));
+        self.handed += 1;
+        Some((request, origin))
+    }
+}
+
+/// What `admit` sees: the next request, decoded here if it was not yet
+/// (a request that does not decode shows no method, and is never stashed).
+impl<P: Protocol> Peek for Parcel<P> {
+    fn service(&self) -> Option<&'static str> {
+        Some(P::SERVICE)
+    }
+
+    fn method(&self) -> Option<Method> {
+        Some(self.front()?.method())
+    }
+
+    fn request(&self) -> Option<&dyn std::any::Any> {
+        Some(self.front()?)
+    }
+}
+
+impl<A: Actor, P: Dispatch<A>> Deliver<A> for Parcel<P> {
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) -> bool {
+        let Some((request, origin)) = self.take_front() else {
+            handling.start(future::ready(Outcome::Done));
+            return false;
+        };
+        let more = self.handed < self.items.len();
+        match request {
+            Ok(request) if origin.deadline.is_some_and(|deadline| cell.system.deadlines.expired(deadline)) => {
+                dead_letter(cell, &request, CallError::Timeout);
+                handling.start(future::ready(Outcome::Done));
+            }
+            Ok(request) => letter::start(request, None, origin, actor, cell, handling),
+            Err(error) => {
+                self.link.dropped(&error);
+                handling.start(future::ready(Outcome::Done));
+            }
+        }
+        more
+    }
+
+    fn reject(&mut self, error: CallError, cell: &Mailbox<A>) {
+        while let Some((request, _)) = self.take_front() {
+            match request {
+                Ok(request) => dead_letter(cell, &request, error.clone()),
+                Err(invalid) => self.link.dropped(&invalid),
+            }
+        }
+    }
+
+    fn weight(&self) -> usize {
+        self.items.len() - self.handed
+    }
+
+    fn split_front(&mut self) -> Option<Letter<A>> {
+        if self.items.len() - self.handed < 2 {
+            return None;
+        }
+        // Only a request that decoded is ever stashed (`admit` saw it).
+        let Some(Ok(_)) = self.front.get() else { return None };
+        let item = &self.items[self.handed];
+        let origin = Origin { sender: item.sender, chain: None, deadline: item.deadline };
+        let Some(Ok(request)) = self.front.take() else { return None };
+        self.handed += 1;
+        Some(letter::letter(Envelope { request, reply: None, origin }))
+    }
+}
+
+/// Reports `request`, which will not run, as a dead letter.
+fn dead_letter<A: Actor, P: Protocol>(cell: &Mailbox<A>, request: &P, error: CallError) {
+    let method = request.method().name;
+    cell.system.dead_letter(DeadLetter { target: cell.id, service: P::SERVICE, method, error });
+}
