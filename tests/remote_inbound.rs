@@ -132,6 +132,15 @@ async fn next(got: &mut UnboundedReceiver<u32>) -> u32 {
     timeout(BOUND, got.recv()).await.expect("an item in time").expect("the worker")
 }
 
+/// The next `count` items, in the order they were handled.
+async fn next_items(got: &mut UnboundedReceiver<u32>, count: usize) -> Vec<u32> {
+    let mut items = Vec::with_capacity(count);
+    for _ in 0..count {
+        items.push(next(got).await);
+    }
+    items
+}
+
 /// An actor that `spawn` makes, served in a system whose mailboxes hold
 /// `capacity`, and its inbound side.
 fn served<A: Actor + Items>(
@@ -192,10 +201,7 @@ async fn a_run_is_queued_in_order_and_a_full_mailbox_takes_what_fits() {
     let _ = open.send(());
     let failed = deliver_all(&inbound, &incoming(&run)[done..], &link).await;
     assert!(failed.is_empty(), "{failed:?}");
-    let mut seen = Vec::new();
-    for _ in 1..=6 {
-        seen.push(next(&mut items).await);
-    }
+    let seen = next_items(&mut items, 6).await;
     assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
     let dropped = nowhere.dropped();
     assert!(matches!(dropped[..], [CallError::Protocol { .. }]), "the garbage, counted once: {dropped:?}");
@@ -221,10 +227,7 @@ async fn a_request_that_cannot_run_fails_in_its_place_between_parcels() {
     assert!(
         failed.iter().all(|(_, error)| matches!(error, CallError::Protocol { detail } if detail.contains("`Items`")))
     );
-    let mut seen = Vec::new();
-    for _ in 0..5 {
-        seen.push(next(&mut items).await);
-    }
+    let seen = next_items(&mut items, 5).await;
     assert_eq!(seen, [1, 2, 4, 6, 7]);
 }
 
@@ -277,10 +280,7 @@ async fn a_request_stashed_out_of_a_parcel_leaves_the_rest_in_order() {
 
     let run = payloads(&[Some(1), Some(2), Some(3), Some(4), Some(5)]);
     assert!(deliver_all(&inbound, &incoming(&run), &link).await.is_empty());
-    let mut seen = Vec::new();
-    for _ in 0..5 {
-        seen.push(next(&mut items).await);
-    }
+    let seen = next_items(&mut items, 5).await;
     assert_eq!(seen, [1, 3, 4, 2, 5], "2 waited for 4, then came back ahead of 5");
 }
 
@@ -306,10 +306,7 @@ async fn the_rest_of_a_parcel_goes_to_the_next_instance_after_a_failure() {
 
     let run = payloads(&[Some(1), Some(2), Some(3), Some(4), Some(5)]);
     assert!(deliver_all(&inbound, &incoming(&run), &link).await.is_empty());
-    let mut seen = Vec::new();
-    for _ in 0..5 {
-        seen.push(next(&mut items).await);
-    }
+    let seen = next_items(&mut items, 5).await;
     assert_eq!(seen, [1, 2, 3, 4, 5], "each once, in order, across the restart");
 }
 
