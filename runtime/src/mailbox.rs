@@ -199,18 +199,22 @@ impl<A: Actor> Mailbox<A> {
         lock(&self.inbox)
     }
 
-    /// Whether the user queue, inbox and batch together, is at capacity.
-    fn full(&self, inbox: &Inbox<A>) -> bool {
+    /// Whether `weight` more messages fit in the user queue, inbox and batch
+    /// together.
+    fn fits(&self, inbox: &Inbox<A>, weight: usize) -> bool {
         // SeqCst pairs with the actor's decrement and `has_blocked` load in
         // `taken`: a sender that still sees the slot taken is seen blocked.
-        inbox.queued.saturating_add(self.batched.load(Ordering::SeqCst)) >= self.capacity
+        let queued = inbox.queued.saturating_add(self.batched.load(Ordering::SeqCst));
+        queued.saturating_add(weight) <= self.capacity
     }
 
-    /// Queues `message` if there is room, boxing it into a letter only once
-    /// it is accepted; a refused message goes back to the sender.
+    /// Queues `message`, a letter of `weight` messages (one, but for a
+    /// parcel), if there is room for all of them, boxing it into a letter
+    /// only once it is accepted; a refused message goes back to the sender.
     pub(crate) fn try_push<T>(
         &self,
         bounded: bool,
+        weight: usize,
         message: T,
         into_letter: impl FnOnce(T) -> Letter<A>,
     ) -> Result<(), (Refused, T)> {
@@ -218,13 +222,13 @@ impl<A: Actor> Mailbox<A> {
         if !inbox.open {
             return Err((Refused::Closed, message));
         }
-        if bounded && self.full(&inbox) {
+        if bounded && !self.fits(&inbox, weight) {
             return Err((Refused::Full, message));
         }
         let letter = into_letter(message);
         let watch = letter.deadline().is_some() && !std::mem::replace(&mut inbox.watched, true);
         inbox.user.push_back(letter);
-        inbox.queued += 1;
+        inbox.queued += weight;
         let receiver = inbox.receiver.take();
         drop(inbox);
         if let Some(waker) = receiver {
@@ -287,7 +291,7 @@ impl<A: Actor> Mailbox<A> {
     /// Queues a reentrant call's continuation, past the capacity limit (the
     /// actor asked for it); a stopped actor's continuation is a dead letter.
     pub(crate) fn push_continuation(&self, letter: Letter<A>) {
-        if let Err((_, mut letter)) = self.try_push(false, letter, |letter| letter) {
+        if let Err((_, mut letter)) = self.try_push(false, 1, letter, |letter| letter) {
             letter.reject(CallError::ActorStopped, self);
         }
     }
@@ -305,7 +309,7 @@ impl<A: Actor> Mailbox<A> {
         // looks for parked senders second, so one of the two sees the other
         // (both sides use SeqCst).
         self.has_blocked.store(true, Ordering::SeqCst);
-        if self.full(&inbox) { Poll::Pending } else { Poll::Ready(()) }
+        if self.fits(&inbox, 1) { Poll::Ready(()) } else { Poll::Pending }
     }
 
     /// The next signal or letter, signals first. `None` once the mailbox is

@@ -84,7 +84,7 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
     }
 
     fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>> {
-        self.try_push(true, envelope, crate::letter::letter).map_err(|refused| match refused {
+        self.try_push(true, 1, envelope, crate::letter::letter).map_err(|refused| match refused {
             (Refused::Full, envelope) => TrySendError::Full(envelope),
             (Refused::Closed, envelope) => TrySendError::Stopped(envelope),
         })
@@ -125,7 +125,7 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
 
     fn try_post_parcel(&self, parcel: Parcel<P>) -> Result<(), TrySendError<Parcel<P>>> {
         let weight = parcel.len();
-        self.try_push_parcel(weight, parcel, |parcel| smallbox::smallbox!(parcel)).map_err(|refused| match refused {
+        self.try_push(true, weight, parcel, |parcel| smallbox::smallbox!(parcel)).map_err(|refused| match refused {
             (Refused::Full, parcel) => TrySendError::Full(parcel),
             (Refused::Closed, parcel) => TrySendError::Stopped(parcel),
         })

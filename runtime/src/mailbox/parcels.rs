@@ -2,14 +2,17 @@
 //! node (see [`Parcel`](crate::remote::Parcel)).
 //!
 //! A parcel counts once per request it holds, in the inbox (`queued`) and
-//! once taken (`batched`), so the capacity bounds messages, not letters.
-//! The actor's task takes one request at a time, and each leaves the count
-//! as a letter does; a parcel with requests left goes back where it was
-//! taken from.
+//! once taken (`batched`), so the capacity bounds messages, not letters: it
+//! is queued as any letter is ([`Mailbox::try_push`], with its weight). The
+//! actor's task takes one request at a time, and each leaves the count as a
+//! letter does; a parcel taken from the batch with requests left goes back
+//! to its front. (Not into the actor's run, which is taken only with nothing
+//! stashed: a request stashed from the parcel must come back ahead of the
+//! rest of it.)
 
 use std::sync::atomic::Ordering;
 
-use super::{Mailbox, Refused, lock};
+use super::{Mailbox, lock};
 use crate::letter::Letter;
 use crate::{Actor, CallError};
 
@@ -22,33 +25,6 @@ impl<A: Actor> Mailbox<A> {
             return usize::MAX;
         }
         self.capacity.saturating_sub(inbox.queued.saturating_add(self.batched.load(Ordering::SeqCst)))
-    }
-
-    /// Queues a letter of `weight` messages if all of them fit, sealing it
-    /// only once it is accepted; a refused parcel goes back to the sender.
-    pub(crate) fn try_push_parcel<T>(
-        &self,
-        weight: usize,
-        parcel: T,
-        into_letter: impl FnOnce(T) -> Letter<A>,
-    ) -> Result<(), (Refused, T)> {
-        let mut inbox = self.inbox();
-        if !inbox.open {
-            return Err((Refused::Closed, parcel));
-        }
-        let queued = inbox.queued.saturating_add(self.batched.load(Ordering::SeqCst));
-        if queued.saturating_add(weight) > self.capacity {
-            return Err((Refused::Full, parcel));
-        }
-        inbox.user.push_back(into_letter(parcel));
-        inbox.queued += weight;
-        // Parcels hold one-way requests only: no deadline for the sweeper.
-        let receiver = inbox.receiver.take();
-        drop(inbox);
-        if let Some(waker) = receiver {
-            waker.wake();
-        }
-        Ok(())
     }
 
     /// Puts a parcel taken from the batch, with requests left, back at its
