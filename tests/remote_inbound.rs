@@ -341,3 +341,49 @@ async fn a_parcel_left_when_its_actor_stops_makes_a_dead_letter_of_each_request(
     assert_eq!(system.dead_letter_count(), 3);
     assert!(items.try_recv().is_err(), "none of them ran");
 }
+
+/// Stops itself on item 2, after recording it.
+struct Quitter {
+    got: UnboundedSender<u32>,
+}
+
+impl Actor for Quitter {}
+
+impl Items for Quitter {
+    async fn item(&mut self, n: u32) {
+        let _ = self.got.send(n);
+        if n == 2 {
+            Context::<Self>::current().stop();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_asked_by_a_handler_comes_before_the_rest_of_its_parcel() {
+    let (got, mut items) = unbounded_channel();
+    let (system, actor, inbound) = served(64, |system| system.spawn(Quitter { got }));
+    let link: Arc<dyn Link> = Arc::new(Nowhere::default());
+
+    let run = payloads(&[Some(1), Some(2), Some(3), Some(4), Some(5)]);
+    assert!(deliver_all(&inbound, &incoming(&run), &link).await.is_empty());
+    timeout(BOUND, actor.wait_stopped()).await.expect("stopped in time");
+    assert_eq!(next_items(&mut items, 2).await, [1, 2]);
+    assert!(items.try_recv().is_err(), "nothing ran after the stop");
+    assert_eq!(system.dead_letter_count(), 3, "the rest of the parcel became dead letters");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_of_a_parcel_frees_its_place_in_the_mailbox() {
+    let (got, mut items) = unbounded_channel();
+    let (_system, _actor, inbound) = served(4, |system| system.spawn(Worker { got, gate: None }));
+    let link: Arc<dyn Link> = Arc::new(Nowhere::default());
+
+    let run = payloads(&[Some(1), Some(2), Some(3), Some(4)]);
+    assert!(deliver_all(&inbound, &incoming(&run), &link).await.is_empty());
+    assert_eq!(next_items(&mut items, 4).await, [1, 2, 3, 4]);
+    // All four handled: the next four fit at once.
+    let again = payloads(&[Some(5), Some(6), Some(7), Some(8)]);
+    let taken = inbound.try_deliver_many(&incoming(&again), &link, &mut |_, error| panic!("{error}"));
+    assert_eq!(taken, 4, "the whole capacity is free again");
+    assert_eq!(next_items(&mut items, 4).await, [5, 6, 7, 8]);
+}

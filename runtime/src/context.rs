@@ -49,6 +49,19 @@ pub(crate) fn enter<R>(current: &Current, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` with no message's context published: what the actor's task
+/// does between handlers (see [`Actor::admit`]).
+pub(crate) fn outside<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(*const Current);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|slot| slot.set(self.0));
+        }
+    }
+    let _restore = Restore(CURRENT.with(|slot| slot.replace(ptr::null())));
+    f()
+}
+
 /// Runs `f` on the message being handled on this thread, if any.
 fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
     let current = CURRENT.with(StdCell::get);

@@ -24,12 +24,13 @@ use std::ptr::NonNull;
 mod slot;
 
 use self::slot::FutureSlot;
+use crate::Actor;
 use crate::context::{Current, enter};
 use crate::letter::{Origin, Outcome};
 
-pub(crate) struct Handling<A> {
+pub(crate) struct Handling<A: Actor> {
     actor: NonNull<A>,
-    future: FutureSlot,
+    future: FutureSlot<Outcome<A>>,
     /// The context of the message being handled, reused for every message;
     /// boxed on the first one, so an actor that never got one stays small.
     current: Option<Box<Current>>,
@@ -39,9 +40,9 @@ pub(crate) struct Handling<A> {
 // from; sending it is sending that borrow, which is `Send` when `A` is. Its
 // other fields (a `Send` slot of futures, a `Current` of `Send + Sync` parts)
 // are `Send` on their own.
-unsafe impl<A: Send> Send for Handling<A> {}
+unsafe impl<A: Actor> Send for Handling<A> {}
 
-impl<A> Handling<A> {
+impl<A: Actor> Handling<A> {
     /// # Safety
     ///
     /// `actor` must outlive the returned value and be reached only through
@@ -78,7 +79,7 @@ impl<A> Handling<A> {
     /// Puts the next handler future in the slot.
     pub(crate) fn start<F>(&mut self, future: F)
     where
-        F: Future<Output = Outcome> + Send + 'static,
+        F: Future<Output = Outcome<A>> + Send + 'static,
     {
         self.future.set(future);
     }
@@ -87,18 +88,19 @@ impl<A> Handling<A> {
     /// [`FutureSlot::set_with`]).
     pub(crate) fn start_with<F>(&mut self, make: impl FnOnce() -> F)
     where
-        F: Future<Output = Outcome> + Send + 'static,
+        F: Future<Output = Outcome<A>> + Send + 'static,
     {
         self.future.set_with(make);
     }
 
     /// Drives the future in the slot to its end, with the message's context
     /// published while it runs.
-    pub(crate) async fn finish(&mut self) -> Outcome {
-        poll_fn(|cx| match &self.current {
+    pub(crate) async fn finish(&mut self) -> Outcome<A> {
+        let outcome = poll_fn(|cx| match &self.current {
             Some(current) => enter(current, || self.future.poll(cx)),
             None => self.future.poll(cx),
         })
-        .await
+        .await;
+        outcome.unwrap_or(Outcome::Done)
     }
 }

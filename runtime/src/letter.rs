@@ -42,11 +42,30 @@ where
 pub(crate) struct Sealed<M>(Option<M>);
 
 /// How handling a letter ended.
-pub(crate) enum Outcome {
+pub(crate) enum Outcome<A: Actor> {
     /// The handler returned (or the letter was refused as expired).
     Done,
     /// The handler panicked; the reason went to the caller.
     Panicked(String),
+    /// A parcel (see [`Parcel`](crate::remote::Parcel)) stopped before its
+    /// last request: the rest goes back to the front of the line, and
+    /// [`Then`] says why it stopped.
+    Rest(Letter<A>, Then),
+}
+
+/// Why a parcel stopped before its last request.
+pub(crate) enum Then {
+    /// A signal is pending: it goes first.
+    Signal,
+    /// `admit` put aside the first request of the rest.
+    Stash,
+    /// `admit` panicked, with this reason, on the first request of the rest.
+    AdmitFailed(String),
+    /// The handler of the request before the rest panicked.
+    Panicked(String),
+    /// The handler of the request before the rest brought back this many
+    /// stashed letters: they go first.
+    Unstashed(usize),
 }
 
 /// A type-erased letter for actor `A`.
@@ -54,11 +73,10 @@ pub(crate) trait Deliver<A: Actor>: Send + Peek {
     /// Puts the handler of this letter into `handling`, running it on `actor`
     /// and replying to the caller if there is one. See [`Handling`] for why
     /// the borrow of the actor is `'static`. Takes the message out: a second
-    /// call finds the letter empty and does nothing.
-    ///
-    /// Returns whether the letter still holds messages: a parcel of several
-    /// (see [`Parcel`](crate::remote::Parcel)) hands over one per call.
-    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) -> bool;
+    /// call finds the letter empty and does nothing. (A parcel's handler
+    /// runs its requests one after another, see
+    /// [`Parcel`](crate::remote::Parcel).)
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>);
     /// Fails the letter without running it: its caller, if any, gets
     /// `error`; a one-way message becomes a dead letter.
     fn reject(&mut self, error: CallError, cell: &Mailbox<A>);
@@ -141,19 +159,18 @@ impl<P: Protocol> Peek for Sealed<Envelope<P>> {
 }
 
 impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
-    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) -> bool {
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
         let Some(envelope) = self.0.take() else {
             handling.start(future::ready(Outcome::Done));
-            return false;
+            return;
         };
         if envelope.expired(cell) {
             Sealed(Some(envelope)).reject(CallError::Timeout, cell);
             handling.start(future::ready(Outcome::Done));
-            return false;
+            return;
         }
         let Envelope { request, reply, origin } = envelope;
         start(request, reply, origin, actor, cell, handling);
-        false
     }
 
     fn reject(&mut self, error: CallError, cell: &Mailbox<A>) {
@@ -225,10 +242,10 @@ where
     T: Send + 'static,
     K: FnOnce(&mut A, T) + Send + 'static,
 {
-    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) -> bool {
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
         let Some(Resume { output, continuation, origin }) = self.0.take() else {
             handling.start(future::ready(Outcome::Done));
-            return false;
+            return;
         };
         let current = handling.begin(origin, |origin| Current::new(cell.clone(), origin));
         let outcome =
@@ -237,7 +254,6 @@ where
                 Err(payload) => Outcome::Panicked(panic_message(&*payload)),
             });
         handling.start(future::ready(outcome));
-        false
     }
 
     fn reject(&mut self, error: CallError, cell: &Mailbox<A>) {

@@ -382,6 +382,18 @@ impl<A: Actor> Mailbox<A> {
         signal
     }
 
+    /// Whether a signal waits: it goes before the next letter.
+    pub(crate) fn signal_pending(&self) -> bool {
+        self.signalled.load(Ordering::Acquire)
+    }
+
+    /// One message of a letter the actor's task holds (a parcel's request)
+    /// leaves the capacity count, as a letter taken does.
+    pub(crate) fn take_one(&self) {
+        self.batched.fetch_sub(1, Ordering::SeqCst);
+        self.taken();
+    }
+
     /// The next letter of the batch, now the current one.
     fn take_batched(&self, batch: &mut Batch<A>) -> Option<Letter<A>> {
         let letter = batch.letters.pop_front()?;

@@ -24,9 +24,9 @@ use crate::context::{Current, Scoped};
 use crate::error::panic_message;
 use crate::events::{ActorFailed, ActorRestarted};
 use crate::handling::Handling;
-use crate::letter::{Letter, Origin, Outcome};
+use crate::letter::{Letter, Origin, Outcome, Then};
 use crate::mailbox::{Mailbox, Next, Run, Signal};
-use crate::stash::{Admit, Queued};
+use crate::stash::{Admit, Peek, Queued};
 use crate::supervision::{Failure, Restarts, Verdict};
 use crate::timers::{Idle, OnIdle};
 use crate::watch::ExitReason;
@@ -284,8 +284,14 @@ fn serve<'a, A: Actor>(actor: &'a mut A, ctx: &'a Context<A>) -> impl Future<Out
                     Err(reason) => break Exit::Failed(reason),
                 }
             }
-            if let Outcome::Panicked(reason) = serving.handling.finish().await {
-                break Exit::Failed(reason);
+            match serving.handling.finish().await {
+                Outcome::Done => {}
+                Outcome::Panicked(reason) => break Exit::Failed(reason),
+                Outcome::Rest(rest, then) => {
+                    if let Some(exit) = put_rest(cell, &mut serving.run, rest, then) {
+                        break exit;
+                    }
+                }
             }
         };
         // What the actor took and did not handle is still queued, for the next
@@ -318,38 +324,20 @@ impl<A: Actor> Serving<A> {
             Poll::Ready(Some(Next::Letter(mut letter))) => {
                 idle.busy();
                 Poll::Ready(match take(handling, ctx, cell, &mut letter) {
-                    Taken::Delivered { more } => {
-                        if more {
-                            // A parcel's requests left go first next time.
-                            cell.put_front(letter);
-                        }
-                        Step::Delivered
-                    }
-                    taken => match letter.split_front() {
-                        Some(one) => {
-                            cell.put_front(letter);
-                            set_aside(cell, run, one, taken)
-                        }
-                        None => set_aside(cell, run, letter, taken),
-                    },
+                    Taken::Delivered => Step::Delivered,
+                    taken => set_aside_letter(cell, run, letter, taken),
                 })
             }
             Poll::Ready(Some(Next::FromRun)) => {
                 idle.busy();
                 let Some(letter) = run.front() else { return Poll::Ready(Step::Again) };
-                let taken = take(handling, ctx, cell, letter);
-                if let Taken::Delivered { more } = taken {
-                    // A parcel with requests left stays at the front.
-                    if !more {
+                match take(handling, ctx, cell, letter) {
+                    Taken::Delivered => {
                         run.drop_front();
+                        Poll::Ready(Step::Delivered)
                     }
-                    return Poll::Ready(Step::Delivered);
+                    taken => Poll::Ready(set_aside_front(cell, run, taken)),
                 }
-                // Of a parcel, only the request taken is set aside; the rest
-                // of it goes back with the run.
-                let one = run.front().and_then(|letter| letter.split_front());
-                let Some(letter) = one.or_else(|| run.take_front()) else { return Poll::Ready(Step::Again) };
-                Poll::Ready(set_aside(cell, run, letter, taken))
             }
             Poll::Ready(Some(Next::Signal(signal))) => {
                 idle.busy();
@@ -361,11 +349,48 @@ impl<A: Actor> Serving<A> {
     }
 }
 
+/// Puts back the rest of a parcel that stopped early, ahead of the letters
+/// that came after it; returns how the life ends, if it does.
+fn put_rest<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, rest: Letter<A>, then: Then) -> Option<Exit> {
+    let taken = match then {
+        Then::Signal | Then::Panicked(_) => {
+            // The run's letters left came after the parcel; with none left,
+            // the parcel came first in the batch.
+            if run.is_going() {
+                run.put_front(rest);
+            } else {
+                cell.put_front(rest);
+            }
+            return match then {
+                Then::Panicked(reason) => Some(Exit::Failed(reason)),
+                _ => None,
+            };
+        }
+        Then::Unstashed(count) => {
+            // Stashed letters were left only with no run taken: the parcel
+            // came from the batch, now behind them.
+            cell.put_at(count, rest);
+            return None;
+        }
+        Then::Stash => Taken::Stash,
+        Then::AdmitFailed(reason) => Taken::AdmitFailed(reason),
+    };
+    let step = if run.is_going() {
+        run.put_front(rest);
+        set_aside_front(cell, run, taken)
+    } else {
+        set_aside_letter(cell, run, rest, taken)
+    };
+    match step {
+        Step::AdmitFailed(reason) => Some(Exit::Failed(reason)),
+        _ => None,
+    }
+}
+
 /// What became of a letter the actor's task took.
 enum Taken {
-    /// Its handler is in its slot; `more` when the letter is a parcel with
-    /// requests left.
-    Delivered { more: bool },
+    /// Its handler is in its slot.
+    Delivered,
     /// The actor put it aside (see [`Actor::admit`]).
     Stash,
     /// `admit` panicked with this reason.
@@ -384,10 +409,36 @@ fn take<A: Actor>(
     // handler future has finished (`finish` returned), so the last reference
     // to the actor is dead.
     let actor = unsafe { handling.actor() };
-    match admit(actor, ctx, letter) {
+    match admit(actor, ctx, &**letter) {
         Ok(Admit::Stash) if letter.method().is_some() => Taken::Stash,
-        Ok(_) => Taken::Delivered { more: letter.deliver(actor, cell, handling) },
+        Ok(_) => {
+            letter.deliver(actor, cell, handling);
+            Taken::Delivered
+        }
         Err(reason) => Taken::AdmitFailed(reason),
+    }
+}
+
+/// Puts aside `letter`, taken from the batch, which the actor did not
+/// take: of a parcel, only its first request (the one `admit` saw), and the
+/// rest goes back to the front of the batch.
+fn set_aside_letter<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, mut letter: Letter<A>, taken: Taken) -> Step {
+    match letter.split_front() {
+        Some(one) => {
+            cell.put_front(letter);
+            set_aside(cell, run, one, taken)
+        }
+        None => set_aside(cell, run, letter, taken),
+    }
+}
+
+/// Puts aside the run's front letter, which the actor did not take: of a
+/// parcel, only its first request, and the rest goes back with the run.
+fn set_aside_front<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, taken: Taken) -> Step {
+    let one = run.front().and_then(|letter| letter.split_front());
+    match one.or_else(|| run.take_front()) {
+        Some(letter) => set_aside(cell, run, letter, taken),
+        None => Step::Again,
     }
 }
 
@@ -403,13 +454,13 @@ fn set_aside<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, letter: Letter<A>, t
             cell.unstash_all();
             Step::AdmitFailed(reason)
         }
-        Taken::Delivered { .. } | Taken::Stash => Step::Again,
+        Taken::Delivered | Taken::Stash => Step::Again,
     }
 }
 
 /// Asks the actor whether to handle `letter` now, catching a panic.
-fn admit<A: Actor>(actor: &A, ctx: &Context<A>, letter: &Letter<A>) -> Result<Admit, String> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| actor.admit(ctx, &Queued::new(&**letter))))
+pub(crate) fn admit<A: Actor>(actor: &A, ctx: &Context<A>, letter: &dyn Peek) -> Result<Admit, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| actor.admit(ctx, &Queued::new(letter))))
         .map_err(|payload| format!("`admit` panicked: {}", panic_message(&*payload)))
 }
 

@@ -16,14 +16,13 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
-use crate::letter::Outcome;
+type Erased<O> = dyn Future<Output = O> + Send + 'static;
 
-type Erased = dyn Future<Output = Outcome> + Send + 'static;
-
-pub(crate) struct FutureSlot {
+/// A slot for futures with output `O`.
+pub(crate) struct FutureSlot<O: 'static> {
     /// The last future put in the slot; its address is the start of the
     /// slot's memory (dangling before the first future).
-    future: NonNull<Erased>,
+    future: NonNull<Erased<O>>,
     /// Whether `future` is still there (not dropped yet).
     live: bool,
     /// The memory's size in bytes (0: no memory yet) and the log2 of its
@@ -35,17 +34,17 @@ pub(crate) struct FutureSlot {
 
 // SAFETY: the slot owns its future, which is `Send`, and its memory; it
 // gives out the future only through `&mut self`.
-unsafe impl Send for FutureSlot {}
+unsafe impl<O: 'static> Send for FutureSlot<O> {}
 
-impl FutureSlot {
+impl<O: 'static> FutureSlot<O> {
     /// An empty slot; it allocates with the first future it is given.
-    pub(crate) fn new() -> FutureSlot {
-        let none: NonNull<std::future::Ready<Outcome>> = NonNull::dangling();
+    pub(crate) fn new() -> FutureSlot<O> {
+        let none: NonNull<std::future::Pending<O>> = NonNull::dangling();
         FutureSlot { future: none, live: false, size: 0, align_log2: 0 }
     }
 
     /// Drops the future in the slot, if any, and puts `future` in its place.
-    pub(crate) fn set<F: Future<Output = Outcome> + Send + 'static>(&mut self, future: F) {
+    pub(crate) fn set<F: Future<Output = O> + Send + 'static>(&mut self, future: F) {
         self.set_with(|| future);
     }
 
@@ -53,7 +52,7 @@ impl FutureSlot {
     /// slot is ready for it: written where it will be polled, rather than
     /// made first and copied in (a handler's future can be a few hundred
     /// bytes).
-    pub(crate) fn set_with<F: Future<Output = Outcome> + Send + 'static>(&mut self, make: impl FnOnce() -> F) {
+    pub(crate) fn set_with<F: Future<Output = O> + Send + 'static>(&mut self, make: impl FnOnce() -> F) {
         self.clear();
         let needed = Layout::new::<F>();
         let layout = self.layout();
@@ -69,14 +68,14 @@ impl FutureSlot {
         self.live = true;
     }
 
-    /// Polls the future in the slot; an empty slot is done.
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+    /// Polls the future in the slot; an empty slot is done, with `None`.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<O>> {
         if !self.live {
-            return Poll::Ready(Outcome::Done);
+            return Poll::Ready(None);
         }
         // SAFETY: a live future sits in the slot's memory until `clear` drops
         // it in place; it is never moved, so pinning it is sound.
-        unsafe { Pin::new_unchecked(&mut *self.future.as_ptr()) }.poll(cx)
+        unsafe { Pin::new_unchecked(&mut *self.future.as_ptr()) }.poll(cx).map(Some)
     }
 
     /// The layout of the slot's memory.
@@ -109,7 +108,7 @@ impl FutureSlot {
         // SAFETY: `layout` is at least one byte.
         let memory = unsafe { alloc::alloc(layout) };
         let memory = NonNull::new(memory).unwrap_or_else(|| alloc::handle_alloc_error(layout));
-        self.future = memory.cast::<std::future::Ready<Outcome>>();
+        self.future = memory.cast::<std::future::Pending<O>>();
         (self.size, self.align_log2) = (size32, align.trailing_zeros() as u8);
     }
 
@@ -120,12 +119,12 @@ impl FutureSlot {
             // released once: the slot is reset to no memory right after.
             unsafe { alloc::dealloc(self.future.cast::<u8>().as_ptr(), self.layout()) };
         }
-        self.future = NonNull::<std::future::Ready<Outcome>>::dangling();
+        self.future = NonNull::<std::future::Pending<O>>::dangling();
         (self.size, self.align_log2) = (0, 0);
     }
 }
 
-impl Drop for FutureSlot {
+impl<O: 'static> Drop for FutureSlot<O> {
     fn drop(&mut self) {
         self.clear();
         self.release();
@@ -141,6 +140,12 @@ mod tests {
 
     use super::*;
 
+    /// What the test futures end with.
+    enum Outcome {
+        Done,
+        Panicked(String),
+    }
+
     /// Counts its drops.
     struct Counted(Arc<AtomicUsize>);
 
@@ -150,7 +155,7 @@ mod tests {
         }
     }
 
-    fn poll(slot: &mut FutureSlot) -> Poll<Outcome> {
+    fn poll(slot: &mut FutureSlot<Outcome>) -> Poll<Option<Outcome>> {
         slot.poll(&mut Context::from_waker(Waker::noop()))
     }
 
@@ -158,7 +163,7 @@ mod tests {
     fn futures_of_any_size_run_and_are_dropped_once() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slot = FutureSlot::new();
-        assert!(matches!(poll(&mut slot), Poll::Ready(Outcome::Done)), "empty is done");
+        assert!(matches!(poll(&mut slot), Poll::Ready(None)), "empty is done");
         let big = [7u8; 300];
         let counted = Counted(drops.clone());
         slot.set(async move {
@@ -169,7 +174,7 @@ mod tests {
         });
         let grown = slot.layout();
         assert!(poll(&mut slot).is_pending());
-        assert!(matches!(poll(&mut slot), Poll::Ready(Outcome::Panicked(sum)) if sum == "2100"));
+        assert!(matches!(poll(&mut slot), Poll::Ready(Some(Outcome::Panicked(sum))) if sum == "2100"));
         assert_eq!(drops.load(Ordering::SeqCst), 1, "the finished future dropped what it held");
         // A smaller future reuses the memory; an unfinished one is dropped
         // when replaced.
@@ -183,7 +188,7 @@ mod tests {
         assert!(poll(&mut slot).is_pending());
         slot.set(future::ready(Outcome::Done));
         assert_eq!(drops.load(Ordering::SeqCst), 2, "the unfinished future was dropped");
-        assert!(matches!(poll(&mut slot), Poll::Ready(Outcome::Done)));
+        assert!(matches!(poll(&mut slot), Poll::Ready(Some(Outcome::Done))));
         let counted = Counted(drops.clone());
         slot.set(async move {
             let _counted = counted;
@@ -205,6 +210,6 @@ mod tests {
             Outcome::Panicked(format!("{} {}", aligned.0, at % 64))
         });
         assert!(slot.layout().align() >= 64);
-        assert!(matches!(poll(&mut slot), Poll::Ready(Outcome::Panicked(s)) if s == "3 0"));
+        assert!(matches!(poll(&mut slot), Poll::Ready(Some(Outcome::Panicked(s))) if s == "3 0"));
     }
 }

@@ -72,6 +72,26 @@ impl<A: Actor> Run<A> {
         }
     }
 
+    /// Whether letters are left in the run.
+    pub(crate) fn is_going(&self) -> bool {
+        self.0.as_ref().is_some_and(|letters| !letters.is_over())
+    }
+
+    /// Puts `letter` back in the run, ahead of the letters left in it, in
+    /// place of the shell of the last letter handed over. The run must be
+    /// going ([`is_going`](Run::is_going)): a letter handed over just
+    /// before left its shell there.
+    pub(crate) fn put_front(&mut self, letter: Letter<A>) {
+        if let Some(letters) = self.0.as_mut().filter(|letters| letters.handed > 0) {
+            letters.handed -= 1;
+            letters.queue[letters.handed] = letter;
+        } else {
+            let letters = self.0.get_or_insert_with(|| Box::new(Letters { queue: VecDeque::new(), handed: 0 }));
+            letters.drop_handed();
+            letters.queue.push_front(letter);
+        }
+    }
+
     /// Takes the run's next letter out (to stash it).
     pub(crate) fn take_front(&mut self) -> Option<Letter<A>> {
         let letters = self.0.as_mut()?;
@@ -84,11 +104,10 @@ impl<A: Actor> Mailbox<A> {
     /// Whether `run` has a letter left; it leaves the capacity count now,
     /// as a letter taken from the batch does.
     pub(super) fn take_from_run(&self, run: &Run<A>) -> bool {
-        if run.0.as_ref().is_none_or(|letters| letters.is_over()) {
+        if !run.is_going() {
             return false;
         }
-        self.batched.fetch_sub(1, Ordering::SeqCst);
-        self.taken();
+        self.take_one();
         true
     }
 

@@ -15,7 +15,12 @@
 //!   handed over, as a letter does;
 //! - it hands its requests over one at a time, each to a handler of its
 //!   own, admitted on its own ([`Actor::admit`] sees the decoded request),
-//!   with signals looked at before each;
+//!   with signals looked at before each. One future on the actor's task
+//!   runs them in turn ([`Parcel::run_on`]): going back through the
+//!   actor's message loop for each request cost more than the request;
+//!   the future stops and hands the rest back to the loop whenever the
+//!   loop has something to do first (a signal, a stash, a panic, an
+//!   unstash);
 //! - when the actor stashes a request, that request leaves the parcel as a
 //!   letter of its own ([`Deliver::split_front`]);
 //! - a parcel rejected (its actor stopped) makes a dead letter of each
@@ -25,21 +30,27 @@
 //! stay where the deadline sweeper reaches them.
 
 use std::cell::OnceCell;
-use std::future;
+use std::future::{Future, poll_fn};
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::FutureExt;
 
 use rkyv::util::AlignedVec;
 
 use super::{Incoming, Link, decoding};
+use crate::context::{Current, enter, outside};
+use crate::error::panic_message;
 use crate::events::DeadLetter;
 use crate::handling::Handling;
-use crate::letter::{self, Deliver, Envelope, Letter, Origin, Outcome};
+use crate::letter::{self, Deliver, Envelope, Letter, Origin, Outcome, Then};
 use crate::mailbox::Mailbox;
 use crate::protocol::{Dispatch, Method, Protocol};
-use crate::stash::Peek;
+use crate::stash::{Admit, Peek};
 use crate::system::SystemShared;
-use crate::{Actor, ActorId, CallError};
+use crate::{Actor, ActorId, CallError, Context};
 
 /// The fewest one-way requests in a row that travel as a parcel: a lone
 /// request is cheaper as a letter of its own.
@@ -164,25 +175,94 @@ impl<P: Protocol> Peek for Parcel<P> {
     }
 }
 
-impl<A: Actor, P: Dispatch<A>> Deliver<A> for Parcel<P> {
-    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) -> bool {
-        let Some((request, origin)) = self.take_front() else {
-            handling.start(future::ready(Outcome::Done));
-            return false;
+impl<P: Protocol> Parcel<P> {
+    /// Moves the requests left out, leaving this parcel empty.
+    fn take_all(&mut self) -> Parcel<P> {
+        let empty = Parcel {
+            bytes: AlignedVec::new(),
+            items: Vec::new(),
+            handed: 0,
+            front: OnceCell::new(),
+            link: self.link.clone(),
+            system: self.system.clone(),
         };
-        let more = self.handed < self.items.len();
-        match request {
-            Ok(request) if origin.deadline.is_some_and(|deadline| cell.system.deadlines.expired(deadline)) => {
-                dead_letter(cell, &request, CallError::Timeout);
-                handling.start(future::ready(Outcome::Done));
+        std::mem::replace(self, empty)
+    }
+
+    /// Runs the requests left, one after another, on `actor`: the first
+    /// was admitted and counted out by the actor's task; each next one is
+    /// counted out and admitted here, after a look at the signals. Each
+    /// runs with its own context, and a panic in one is caught.
+    ///
+    /// Stops early, handing back the rest, when a signal is pending, when
+    /// `admit` stashes a request or panics, and when a handler panics: the
+    /// actor's task then deals with the rest as with any letter.
+    async fn run_on<A: Actor>(mut self, actor: &'static mut A, cell: Arc<Mailbox<A>>) -> Outcome<A>
+    where
+        P: Dispatch<A>,
+    {
+        let ctx = Context::new(cell.clone());
+        let mut current = Current::new(cell.clone(), Origin::default());
+        // A handler that unstashes puts the stashed letters ahead of the
+        // rest of the parcel; the stash holds nothing in the common case,
+        // and nothing is added to it while this runs.
+        let stashed = cell.stashed();
+        let mut first = true;
+        loop {
+            if !std::mem::take(&mut first) && self.handed < self.items.len() {
+                if cell.signal_pending() {
+                    return Outcome::Rest(self.into_letter(), Then::Signal);
+                }
+                cell.take_one();
+                match outside(|| crate::run::admit(&*actor, &ctx, &self)) {
+                    Ok(Admit::Stash) if self.front().is_some() => {
+                        return Outcome::Rest(self.into_letter(), Then::Stash);
+                    }
+                    Ok(_) => {}
+                    Err(reason) => return Outcome::Rest(self.into_letter(), Then::AdmitFailed(reason)),
+                }
             }
-            Ok(request) => letter::start(request, None, origin, actor, cell, handling),
-            Err(error) => {
-                self.link.dropped(&error);
-                handling.start(future::ready(Outcome::Done));
+            let Some((request, origin)) = self.take_front() else { return Outcome::Done };
+            let request = match request {
+                Ok(request) if origin.deadline.is_some_and(|deadline| cell.system.deadlines.expired(deadline)) => {
+                    dead_letter(&cell, &request, CallError::Timeout);
+                    continue;
+                }
+                Ok(request) => request,
+                Err(error) => {
+                    self.link.dropped(&error);
+                    continue;
+                }
+            };
+            current.begin(origin);
+            let mut handler = pin!(AssertUnwindSafe(request.dispatch(&mut *actor)).catch_unwind());
+            if let Err(payload) = poll_fn(|cx| enter(&current, || handler.as_mut().poll(cx))).await {
+                let reason = panic_message(&*payload);
+                if self.handed < self.items.len() {
+                    return Outcome::Rest(self.into_letter(), Then::Panicked(reason));
+                }
+                return Outcome::Panicked(reason);
+            }
+            if stashed > 0 && self.handed < self.items.len() && cell.stashed() == 0 {
+                return Outcome::Rest(self.into_letter(), Then::Unstashed(stashed));
             }
         }
-        more
+    }
+
+    /// The parcel as a letter again.
+    fn into_letter<A: Actor>(self) -> Letter<A>
+    where
+        P: Dispatch<A>,
+    {
+        smallbox::smallbox!(self)
+    }
+}
+
+impl<A: Actor, P: Dispatch<A>> Deliver<A> for Parcel<P> {
+    fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
+        let parcel = self.take_all();
+        let cell = cell.clone();
+        handling.start_with(move || parcel.run_on(actor, cell));
     }
 
     fn reject(&mut self, error: CallError, cell: &Mailbox<A>) {
