@@ -160,14 +160,10 @@ impl<P: Protocol> Peek for Sealed<Envelope<P>> {
 
 impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
     fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
-        let Some(envelope) = self.0.take() else {
-            handling.start(future::ready(Outcome::Done));
-            return;
-        };
+        let Some(envelope) = self.0.take() else { return handling.start(future::ready(Outcome::Done)) };
         if envelope.expired(cell) {
             Sealed(Some(envelope)).reject(CallError::Timeout, cell);
-            handling.start(future::ready(Outcome::Done));
-            return;
+            return handling.start(future::ready(Outcome::Done));
         }
         let Envelope { request, reply, origin } = envelope;
         start(request, reply, origin, actor, cell, handling);
@@ -197,7 +193,7 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Sealed<Envelope<P>> {
 /// Puts the handler of `request` into `handling`, with the context of
 /// `origin`, filling `reply` (a call's) with its response, or with the
 /// panic's reason.
-pub(crate) fn start<A: Actor, P: Dispatch<A>>(
+fn start<A: Actor, P: Dispatch<A>>(
     request: P,
     reply: Option<ReplyTo<P>>,
     origin: Origin,
@@ -244,8 +240,7 @@ where
 {
     fn deliver(&mut self, actor: &'static mut A, cell: &Arc<Mailbox<A>>, handling: &mut Handling<A>) {
         let Some(Resume { output, continuation, origin }) = self.0.take() else {
-            handling.start(future::ready(Outcome::Done));
-            return;
+            return handling.start(future::ready(Outcome::Done));
         };
         let current = handling.begin(origin, |origin| Current::new(cell.clone(), origin));
         let outcome =

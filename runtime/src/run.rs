@@ -353,18 +353,13 @@ impl<A: Actor> Serving<A> {
 /// that came after it; returns how the life ends, if it does.
 fn put_rest<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, rest: Letter<A>, then: Then) -> Option<Exit> {
     let taken = match then {
-        Then::Signal | Then::Panicked(_) => {
-            // The run's letters left came after the parcel; with none left,
-            // the parcel came first in the batch.
-            if run.is_going() {
-                run.put_front(rest);
-            } else {
-                cell.put_front(rest);
-            }
-            return match then {
-                Then::Panicked(reason) => Some(Exit::Failed(reason)),
-                _ => None,
-            };
+        Then::Signal => {
+            put_ahead(cell, run, rest);
+            return None;
+        }
+        Then::Panicked(reason) => {
+            put_ahead(cell, run, rest);
+            return Some(Exit::Failed(reason));
         }
         Then::Unstashed(count) => {
             // Stashed letters were left only with no run taken: the parcel
@@ -384,6 +379,16 @@ fn put_rest<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, rest: Letter<A>, then
     match step {
         Step::AdmitFailed(reason) => Some(Exit::Failed(reason)),
         _ => None,
+    }
+}
+
+/// Puts `rest` back where its parcel came from: ahead of the run's letters
+/// left, which came after it; with none left, at the front of the batch.
+fn put_ahead<A: Actor>(cell: &Mailbox<A>, run: &mut Run<A>, rest: Letter<A>) {
+    if run.is_going() {
+        run.put_front(rest);
+    } else {
+        cell.put_front(rest);
     }
 }
 

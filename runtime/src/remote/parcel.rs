@@ -85,6 +85,13 @@ struct Item {
     deadline: Option<u64>,
 }
 
+impl Item {
+    /// Where it comes from: a one-way request carries no chain.
+    fn origin(&self) -> Origin {
+        Origin { sender: self.sender, chain: None, deadline: self.deadline }
+    }
+}
+
 impl<P: Protocol> Parcel<P> {
     /// Whether `incoming` may travel in a parcel of service `P`: a one-way
     /// request whose header passes the checks made before queueing. Any
@@ -151,8 +158,7 @@ impl<P: Protocol> Parcel<P> {
 
     /// Takes the next request out, decoded, with its origin.
     fn take_front(&mut self) -> Option<(Result<P, CallError>, Origin)> {
-        let item = self.items.get(self.handed)?;
-        let origin = Origin { sender: item.sender, chain: None, deadline: item.deadline };
+        let origin = self.items.get(self.handed)?.origin();
         let request = self.front.take().unwrap_or_else(|| self.decode(self.handed));
         self.handed += 1;
         Some((request, origin))
@@ -284,8 +290,7 @@ impl<A: Actor, P: Dispatch<A>> Deliver<A> for Parcel<P> {
         }
         // Only a request that decoded is ever stashed (`admit` saw it).
         let Some(Ok(_)) = self.front.get() else { return None };
-        let item = &self.items[self.handed];
-        let origin = Origin { sender: item.sender, chain: None, deadline: item.deadline };
+        let origin = self.items[self.handed].origin();
         let Some(Ok(request)) = self.front.take() else { return None };
         self.handed += 1;
         Some(letter::letter(Envelope { request, reply: None, origin }))
