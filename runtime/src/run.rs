@@ -287,7 +287,8 @@ fn serve<'a, A: Actor>(actor: &'a mut A, ctx: &'a Context<A>) -> impl Future<Out
             match serving.handling.finish().await {
                 Outcome::Done => {}
                 Outcome::Panicked(reason) => break Exit::Failed(reason),
-                Outcome::Rest(rest, then) => {
+                Outcome::Rest(rest) => {
+                    let (rest, then) = *rest;
                     if let Some(exit) = put_rest(cell, &mut serving.run, rest, then) {
                         break exit;
                     }

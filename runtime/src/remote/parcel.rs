@@ -217,15 +217,15 @@ impl<P: Protocol> Parcel<P> {
         loop {
             if !std::mem::take(&mut first) && self.handed < self.items.len() {
                 if cell.signal_pending() {
-                    return Outcome::Rest(self.into_letter(), Then::Signal);
+                    return self.rest(Then::Signal);
                 }
                 cell.take_one();
                 match outside(|| crate::run::admit(&*actor, &ctx, &self)) {
                     Ok(Admit::Stash) if self.front().is_some() => {
-                        return Outcome::Rest(self.into_letter(), Then::Stash);
+                        return self.rest(Then::Stash);
                     }
                     Ok(_) => {}
-                    Err(reason) => return Outcome::Rest(self.into_letter(), Then::AdmitFailed(reason)),
+                    Err(reason) => return self.rest(Then::AdmitFailed(reason)),
                 }
             }
             let Some((request, origin)) = self.take_front() else { return Outcome::Done };
@@ -245,22 +245,22 @@ impl<P: Protocol> Parcel<P> {
             if let Err(payload) = poll_fn(|cx| enter(&current, || handler.as_mut().poll(cx))).await {
                 let reason = panic_message(&*payload);
                 if self.handed < self.items.len() {
-                    return Outcome::Rest(self.into_letter(), Then::Panicked(reason));
+                    return self.rest(Then::Panicked(reason));
                 }
                 return Outcome::Panicked(reason);
             }
             if stashed > 0 && self.handed < self.items.len() && cell.stashed() == 0 {
-                return Outcome::Rest(self.into_letter(), Then::Unstashed(stashed));
+                return self.rest(Then::Unstashed(stashed));
             }
         }
     }
 
-    /// The parcel as a letter again.
-    fn into_letter<A: Actor>(self) -> Letter<A>
+    /// Hands the requests left back to the actor's task, as a letter again.
+    fn rest<A: Actor>(self, then: Then) -> Outcome<A>
     where
         P: Dispatch<A>,
     {
-        smallbox::smallbox!(self)
+        Outcome::Rest(Box::new((smallbox::smallbox!(self), then)))
     }
 }
 
