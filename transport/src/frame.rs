@@ -117,6 +117,15 @@ fn payload_offset(header_len: usize) -> usize {
     header_len.next_multiple_of(ALIGN)
 }
 
+/// Zero-pads `buffer` to `len`, less than [`ALIGN`] bytes past its end:
+/// one copy of a constant size and a truncation, where `resize` would call
+/// `memset` for a few bytes, once per frame.
+fn pad_to(buffer: &mut AlignedVec, len: usize) {
+    debug_assert!(len >= buffer.len() && len - buffer.len() < ALIGN);
+    buffer.extend_from_slice(&[0; ALIGN]);
+    buffer.resize(len, 0);
+}
+
 /// Why a stream's bytes are not frames.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
@@ -423,8 +432,9 @@ impl Decoder {
             self.body = AlignedVec::new();
         }
         let start = self.body.len().next_multiple_of(ALIGN);
-        self.body.reserve(start - self.body.len() + len);
-        self.body.resize(start, 0);
+        // The padding is written a whole `ALIGN` long, then cut.
+        self.body.reserve(ALIGN + len);
+        pad_to(&mut self.body, start);
         start
     }
 
