@@ -123,6 +123,9 @@ impl<P: Protocol, T> Future for CallFuture<'_, P, T> {
                     Err(TrySendError::Stopped(envelope)) => {
                         return Poll::Ready(Err(this.to.refused(&envelope.request)));
                     }
+                    Err(TrySendError::Unsendable(envelope, error)) => {
+                        return Poll::Ready(Err(this.to.undelivered(&envelope.request, error)));
+                    }
                     Err(TrySendError::Full(envelope)) => {
                         *this.state = CallState::Sending { envelope, reply, timeout };
                         if this.to.post().poll_room(cx).is_pending() {
@@ -243,6 +246,9 @@ impl<P: Protocol> Future for TellFuture<'_, P> {
             match posted {
                 Ok(()) => return Poll::Ready(Ok(())),
                 Err(TrySendError::Stopped(envelope)) => return Poll::Ready(Err(this.to.refused(&envelope.request))),
+                Err(TrySendError::Unsendable(envelope, error)) => {
+                    return Poll::Ready(Err(this.to.undelivered(&envelope.request, error)));
+                }
                 Err(TrySendError::Full(back)) => {
                     if this.to.post().poll_room(cx).is_pending() {
                         if poll_timer(this.timer.as_mut(), this.to.default_timeout(), cx).is_pending() {

@@ -85,13 +85,18 @@ pub enum TrySendError<M> {
     /// The actor had stopped, or its node cannot be reached.
     #[error("the actor has stopped")]
     Stopped(M),
+    /// The message itself cannot be sent, wherever it goes: for another
+    /// node, its payload could not be written (a `CallError::Protocol`
+    /// that says why). Nothing of it was queued; retrying will not help.
+    #[error("the message cannot be sent: {1}")]
+    Unsendable(M, CallError),
 }
 
 impl<M> TrySendError<M> {
     /// The message that was not sent.
     pub fn into_inner(self) -> M {
         match self {
-            TrySendError::Full(m) | TrySendError::Stopped(m) => m,
+            TrySendError::Full(m) | TrySendError::Stopped(m) | TrySendError::Unsendable(m, _) => m,
         }
     }
 }
@@ -101,6 +106,7 @@ impl<M> From<TrySendError<M>> for CallError {
         match e {
             TrySendError::Full(_) => CallError::MailboxFull,
             TrySendError::Stopped(_) => CallError::ActorStopped,
+            TrySendError::Unsendable(_, error) => error,
         }
     }
 }

@@ -57,6 +57,7 @@ pub(crate) trait Post<P: Protocol>: Watchee {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => return Err(TrySendError::Full(1)),
                 Err(TrySendError::Stopped(_)) => return Err(TrySendError::Stopped(1)),
+                Err(TrySendError::Unsendable(_, error)) => return Err(TrySendError::Unsendable(1, error)),
             }
         }
         Ok(())
@@ -72,9 +73,11 @@ pub(crate) trait Post<P: Protocol>: Watchee {
         0
     }
     /// Queues `parcel` whole if there is room for every request in it, or
-    /// hands it back. Only called when [`takes_parcels`](Post::takes_parcels).
-    fn try_post_parcel(&self, parcel: Parcel<P>) -> Result<(), TrySendError<Parcel<P>>> {
-        Err(TrySendError::Stopped(parcel))
+    /// drops it: its requests are still in the reader's hands, to be made
+    /// again or failed. Only called when [`takes_parcels`](Post::takes_parcels).
+    fn try_post_parcel(&self, parcel: Parcel<P>) -> Result<(), TrySendError<()>> {
+        drop(parcel);
+        Err(TrySendError::Stopped(()))
     }
 }
 
@@ -123,11 +126,11 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
         self.room()
     }
 
-    fn try_post_parcel(&self, parcel: Parcel<P>) -> Result<(), TrySendError<Parcel<P>>> {
+    fn try_post_parcel(&self, parcel: Parcel<P>) -> Result<(), TrySendError<()>> {
         let weight = parcel.len();
         self.try_push(true, weight, parcel, |parcel| smallbox::smallbox!(parcel)).map_err(|refused| match refused {
-            (Refused::Full, parcel) => TrySendError::Full(parcel),
-            (Refused::Closed, parcel) => TrySendError::Stopped(parcel),
+            (Refused::Full, _) => TrySendError::Full(()),
+            (Refused::Closed, _) => TrySendError::Stopped(()),
         })
     }
 
@@ -257,8 +260,8 @@ impl<P: Protocol> Recipient<P> {
     ///
     /// # Errors
     ///
-    /// Hands the request back in [`TrySendError::Full`] or
-    /// [`TrySendError::Stopped`].
+    /// Hands the request back in [`TrySendError::Full`],
+    /// [`TrySendError::Stopped`] or [`TrySendError::Unsendable`].
     pub fn try_tell(&self, request: P) -> Result<(), TrySendError<P>> {
         let origin = crate::context::current_origin(false);
         let envelope = Envelope { request, reply: None, origin };
@@ -268,13 +271,22 @@ impl<P: Protocol> Recipient<P> {
                 self.refused(&env.request);
                 TrySendError::Stopped(env.request)
             }
+            TrySendError::Unsendable(env, error) => {
+                let error = self.undelivered(&env.request, error);
+                TrySendError::Unsendable(env.request, error)
+            }
         })
     }
 
     /// Reports `request`, which the target refused because it is gone, as
     /// a dead letter; returns the error its sender gets.
     pub(crate) fn refused(&self, request: &P) -> CallError {
-        let error = self.post.closed_error();
+        self.undelivered(request, self.post.closed_error())
+    }
+
+    /// Reports `request`, which failed to go with `error`, as a dead letter;
+    /// returns `error`, for its sender.
+    pub(crate) fn undelivered(&self, request: &P, error: CallError) -> CallError {
         if let Some(system) = self.post.system() {
             let method = request.method().name;
             system.dead_letter(DeadLetter { target: self.id(), service: P::SERVICE, method, error: error.clone() });

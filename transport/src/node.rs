@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use courier_runtime::remote::{Completion, Link, Network, NetworkStats, Resolving, WeakSystem, archived};
+use courier_runtime::remote::{Completion, Link, Network, NetworkStats, Refusal, Resolving, WeakSystem, archived};
 use courier_runtime::{ActorId, CallError};
 use dashmap::DashMap;
 use rkyv::rancor::Error as RkyvError;
@@ -334,7 +334,7 @@ impl Node {
                 let _ = tx.send(id);
             });
             let deadline = Instant::now() + shared.config.call_timeout;
-            if let Err(courier_runtime::remote::Refusal::Down(error)) =
+            if let Err(Refusal::Down(error) | Refusal::Unsendable(error)) =
                 peer.send_frame(header, 0, &archived(&[]), Some((deadline, completion)))
             {
                 return Err(error);

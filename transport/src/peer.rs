@@ -254,13 +254,13 @@ impl Peer {
             Ok(()) if self.is_up() => return Ok(()),
             Ok(()) => Refusal::Down(self.unreachable()),
             Err(Refused::Full | Refused::Overflow) => Refusal::Full,
-            Err(Refused::Envelope(error)) => Refusal::Down(CallError::Protocol { detail: error.to_string() }),
-            Err(Refused::Payload(error)) => Refusal::Down(error),
+            Err(Refused::Envelope(error)) => Refusal::Unsendable(CallError::Protocol { detail: error.to_string() }),
+            Err(Refused::Payload(error)) => Refusal::Unsendable(error),
         };
         if let Some(completion) = request.and_then(|id| self.complete(id)) {
             // Full: the caller retries with the same request, so the
             // completion is dropped unrun, as `Link::send` promises.
-            if let Refusal::Down(error) = &refusal {
+            if let Refusal::Down(error) | Refusal::Unsendable(error) = &refusal {
                 completion(Err(error.clone()));
                 return Ok(());
             }

@@ -147,6 +147,7 @@ impl<P: Protocol> Inbound for Served<P> {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(Undelivered::Full),
             Err(TrySendError::Stopped(_)) => failed(CallError::ActorStopped),
+            Err(TrySendError::Unsendable(_, error)) => failed(error),
         }
     }
 
@@ -179,6 +180,10 @@ impl<P: Protocol> Inbound for Served<P> {
                         (at..at + tells).for_each(|at| failed(at, CallError::ActorStopped));
                         at += tells;
                     }
+                    Err(TrySendError::Unsendable((), error)) => {
+                        (at..at + tells).for_each(|at| failed(at, error.clone()));
+                        at += tells;
+                    }
                 }
                 continue;
             }
@@ -202,6 +207,9 @@ impl<P: Protocol> Inbound for Served<P> {
                 Err(TrySendError::Full(unqueued)) => return made - unqueued,
                 Err(TrySendError::Stopped(unqueued)) => {
                     (made - unqueued..made).for_each(|at| failed(at, CallError::ActorStopped));
+                }
+                Err(TrySendError::Unsendable(unqueued, error)) => {
+                    (made - unqueued..made).for_each(|at| failed(at, error.clone()));
                 }
             }
             if let Some(error) = failure {
@@ -267,12 +275,9 @@ fn parcel<P: Protocol>(
     if count == 0 {
         return Err(TrySendError::Full(()));
     }
-    match post.try_post_parcel(Parcel::new(&tells[..count], system, link)) {
-        Ok(()) => Ok(count),
-        // Others filled it meanwhile: wait for room, then try again.
-        Err(TrySendError::Full(_)) => Err(TrySendError::Full(())),
-        Err(TrySendError::Stopped(_)) => Err(TrySendError::Stopped(())),
-    }
+    // Refused as full: others filled the mailbox meanwhile; the caller
+    // waits for room, then tries again.
+    post.try_post_parcel(Parcel::new(&tells[..count], system, link)).map(|()| count)
 }
 
 /// Where the next parcel starts in `incoming`: at the first of at least

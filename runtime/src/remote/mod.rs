@@ -118,6 +118,9 @@ pub enum Refusal {
     Full,
     /// The connection is down; the error says which node.
     Down(CallError),
+    /// The frame could not be written (its header or its payload): nothing
+    /// was queued, and the connection is fine. The error says why.
+    Unsendable(CallError),
 }
 
 /// A transport's connection to one other node.
@@ -132,7 +135,7 @@ pub trait Link: Send + Sync + 'static {
     ///
     /// [`Refusal::Full`] when the queues are full (nothing was queued, the
     /// completion is dropped unrun), [`Refusal::Down`] when the node cannot be
-    /// reached or the payload could not be written.
+    /// reached, [`Refusal::Unsendable`] when the frame could not be written.
     fn send(&self, frame: Outgoing<'_>, call: Option<(Instant, Completion)>) -> Result<(), Refusal>;
 
     /// Ready once the send queues have room again (or the link is down).

@@ -31,14 +31,17 @@ impl<P: Protocol> RemotePost<P> {
     }
 
     /// Fails `envelope` with `error`: a call through its reply slot, a
-    /// one-way request by handing it back.
+    /// one-way request by handing it back, as `Stopped` when its node is
+    /// down (the ref's closed error says which) and as `Unsendable`, with
+    /// `error`, when it could not be written.
     fn fail(&self, envelope: Envelope<P>, error: CallError) -> Result<(), TrySendError<Envelope<P>>> {
         match &envelope.reply {
             Some(reply) => {
                 reply.fill(Err(error));
                 Ok(())
             }
-            None => Err(TrySendError::Stopped(envelope)),
+            None if matches!(error, CallError::NodeUnreachable { .. }) => Err(TrySendError::Stopped(envelope)),
+            None => Err(TrySendError::Unsendable(envelope, error)),
         }
     }
 
@@ -47,7 +50,7 @@ impl<P: Protocol> RemotePost<P> {
     fn refused(&self, envelope: Envelope<P>, refusal: Refusal) -> Result<(), TrySendError<Envelope<P>>> {
         match refusal {
             Refusal::Full => Err(TrySendError::Full(envelope)),
-            Refusal::Down(error) => self.fail(envelope, error),
+            Refusal::Down(error) | Refusal::Unsendable(error) => self.fail(envelope, error),
         }
     }
 

@@ -69,6 +69,8 @@ impl<P: Protocol> Post<P> for RouterPost<P> {
                         Ok(()) => return Ok(()),
                         Err(TrySendError::Full(back)) => (envelope, full) = (back, true),
                         Err(TrySendError::Stopped(back)) => envelope = back,
+                        // The message itself cannot go: no routee will take it.
+                        Err(unsendable @ TrySendError::Unsendable(..)) => return Err(unsendable),
                     }
                 }
                 Err(if full { TrySendError::Full(envelope) } else { TrySendError::Stopped(envelope) })
@@ -110,7 +112,7 @@ fn broadcast<P: Protocol>(
                     reply.fill(Err(error));
                     Ok(())
                 }
-                None => Err(TrySendError::Stopped(envelope)),
+                None => Err(TrySendError::Unsendable(envelope, error)),
             };
         }
     };
@@ -124,6 +126,7 @@ fn broadcast<P: Protocol>(
         return Err(match refused {
             TrySendError::Full(own) => TrySendError::Full(back(own)),
             TrySendError::Stopped(own) => TrySendError::Stopped(back(own)),
+            TrySendError::Unsendable(own, error) => TrySendError::Unsendable(back(own), error),
         });
     }
     for routee in others {
@@ -134,6 +137,7 @@ fn broadcast<P: Protocol>(
                     Ok(()) => continue,
                     Err(TrySendError::Full(_)) => CallError::MailboxFull,
                     Err(TrySendError::Stopped(_)) => routee.post().closed_error(),
+                    Err(TrySendError::Unsendable(_, error)) => error,
                 }
             }
             Err(error) => error,
