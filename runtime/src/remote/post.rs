@@ -30,27 +30,24 @@ impl<P: Protocol> RemotePost<P> {
         RemotePost { id, link, system, protocol: PhantomData }
     }
 
-    /// Fails `envelope` with `error`: a call through its reply slot, a
-    /// one-way request by handing it back, as `Stopped` when its node is
-    /// down (the ref's closed error says which) and as `Unsendable`, with
-    /// `error`, when it could not be written.
-    fn fail(&self, envelope: Envelope<P>, error: CallError) -> Result<(), TrySendError<Envelope<P>>> {
+    /// What the link's refusal of `envelope` comes to: handed back to wait
+    /// for room; or failed, a call through its reply slot, a one-way request
+    /// by handing it back (`Stopped` when its node is down, as the ref's
+    /// closed error says; `Unsendable`, with why, when it could not be
+    /// written).
+    fn refused(&self, envelope: Envelope<P>, refusal: Refusal) -> Result<(), TrySendError<Envelope<P>>> {
+        let (error, down) = match refusal {
+            Refusal::Full => return Err(TrySendError::Full(envelope)),
+            Refusal::Down(error) => (error, true),
+            Refusal::Unsendable(error) => (error, false),
+        };
         match &envelope.reply {
             Some(reply) => {
                 reply.fill(Err(error));
                 Ok(())
             }
-            None if matches!(error, CallError::NodeUnreachable { .. }) => Err(TrySendError::Stopped(envelope)),
+            None if down => Err(TrySendError::Stopped(envelope)),
             None => Err(TrySendError::Unsendable(envelope, error)),
-        }
-    }
-
-    /// What the link's refusal of `envelope` comes to: handed back to wait
-    /// for room, or failed (see [`fail`](RemotePost::fail)).
-    fn refused(&self, envelope: Envelope<P>, refusal: Refusal) -> Result<(), TrySendError<Envelope<P>>> {
-        match refusal {
-            Refusal::Full => Err(TrySendError::Full(envelope)),
-            Refusal::Down(error) | Refusal::Unsendable(error) => self.fail(envelope, error),
         }
     }
 
@@ -126,7 +123,7 @@ impl<P: Protocol> Post<P> for RemotePost<P> {
     fn try_post(&self, envelope: Envelope<P>) -> Result<(), TrySendError<Envelope<P>>> {
         let Some(codec) = P::CODEC else {
             let detail = format!("`{}` is `#[actor(local)]`: its requests cannot cross the wire", P::SERVICE);
-            return self.fail(envelope, CallError::Protocol { detail });
+            return self.refused(envelope, Refusal::Unsendable(CallError::Protocol { detail }));
         };
         let request = &envelope.request;
         let budget = self.budget(envelope.origin.deadline);
