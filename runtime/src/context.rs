@@ -38,27 +38,25 @@ thread_local! {
 
 /// Runs `f` with `current` published as the message being handled.
 pub(crate) fn enter<R>(current: &Current, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const Current);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CURRENT.with(|slot| slot.set(self.0));
-        }
-    }
-    let previous = CURRENT.with(|slot| slot.replace(current));
-    let _restore = Restore(previous);
-    f()
+    publish(current, f)
 }
 
 /// Runs `f` with no message's context published: what the actor's task
 /// does between handlers (see [`Actor::admit`]).
 pub(crate) fn outside<R>(f: impl FnOnce() -> R) -> R {
+    publish(ptr::null(), f)
+}
+
+/// Runs `f` with `current` (null for none) in the thread's slot, and puts
+/// back what was there when `f` returns or unwinds.
+fn publish<R>(current: *const Current, f: impl FnOnce() -> R) -> R {
     struct Restore(*const Current);
     impl Drop for Restore {
         fn drop(&mut self) {
             CURRENT.with(|slot| slot.set(self.0));
         }
     }
-    let _restore = Restore(CURRENT.with(|slot| slot.replace(ptr::null())));
+    let _restore = Restore(CURRENT.with(|slot| slot.replace(current)));
     f()
 }
 

@@ -146,8 +146,8 @@ impl<P: Protocol> Inbound for Served<P> {
         match post.try_post(envelope) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(Undelivered::Full),
-            Err(TrySendError::Stopped(_)) => failed(CallError::ActorStopped),
-            Err(TrySendError::Unsendable(_, error)) => failed(error),
+            // `ActorStopped`, or why the request cannot be queued.
+            Err(refused) => failed(refused.into()),
         }
     }
 
@@ -176,11 +176,8 @@ impl<P: Protocol> Inbound for Served<P> {
                 match parcel(&**post, system, &incoming[at..at + tells], link) {
                     Ok(queued) => at += queued,
                     Err(TrySendError::Full(())) => return at,
-                    Err(TrySendError::Stopped(())) => {
-                        (at..at + tells).for_each(|at| failed(at, CallError::ActorStopped));
-                        at += tells;
-                    }
-                    Err(TrySendError::Unsendable((), error)) => {
+                    Err(refused) => {
+                        let error = CallError::from(refused);
                         (at..at + tells).for_each(|at| failed(at, error.clone()));
                         at += tells;
                     }
@@ -205,10 +202,9 @@ impl<P: Protocol> Inbound for Served<P> {
             match posted {
                 Ok(()) => {}
                 Err(TrySendError::Full(unqueued)) => return made - unqueued,
-                Err(TrySendError::Stopped(unqueued)) => {
-                    (made - unqueued..made).for_each(|at| failed(at, CallError::ActorStopped));
-                }
-                Err(TrySendError::Unsendable(unqueued, error)) => {
+                Err(refused) => {
+                    let unqueued = refused.clone().into_inner();
+                    let error = CallError::from(refused);
                     (made - unqueued..made).for_each(|at| failed(at, error.clone()));
                 }
             }
