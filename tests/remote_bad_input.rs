@@ -283,6 +283,53 @@ async fn one_way_requests_in_a_row_that_do_not_validate_are_counted_and_the_rest
     node.stop().await;
 }
 
+/// Compact one-way requests, the frames a node writes most, take a shortcut
+/// through the reader: those that do not validate, that carry another
+/// build's fingerprint or that go to no actor are counted as full ones are,
+/// and the rest run in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_one_way_requests_are_checked_as_full_ones_are() {
+    let node = Victim::start("compact-row");
+    let mut attacker = node.attack().await;
+    let seq = attacker.seq;
+    let before = node.stats();
+    let to =
+        |seq, fingerprint| Header { kind: Kind::Tell, budget_micros: None, fingerprint, ..call(0, Target::Actor(seq)) };
+    let (add, garbage) = (|n| add_payload(n).to_vec(), vec![0xee; 32]);
+    let half = add(7)[..add(7).len() / 2].to_vec();
+    let rows = [
+        // The first of each row has a full header, the others compact ones.
+        (to(seq, FINGERPRINT), vec![add(1), add(5), garbage, add(2), half]),
+        (to(seq, FINGERPRINT ^ 1), vec![add(100), add(100), add(100)]),
+        (to(999_999, FINGERPRINT), vec![add(100), add(100), add(100)]),
+    ];
+    let (mut bytes, mut stream) = (Vec::new(), StreamRoute::default());
+    for (header, payloads) in &rows {
+        for payload in payloads {
+            let written = envelope::write_on(header, &mut bytes, &mut AlignedVec::new(), &mut stream, |out| {
+                out.extend_from_slice(payload);
+                Ok::<(), envelope::EnvelopeError>(())
+            });
+            written.expect("a frame");
+        }
+    }
+    let compact = bytes.len() - rows.iter().map(|(header, payloads)| frame(header, &payloads[0]).len()).sum::<usize>();
+    let rest = rows.iter().flat_map(|(_, payloads)| &payloads[1..]);
+    assert_eq!(compact, rest.map(|payload| PREFIX_LEN + 16 + payload.len()).sum(), "the rest are compact");
+    bytes.extend(attacker.add(1, 1));
+    attacker.send(&bytes).await;
+
+    assert_eq!(attacker.added(1).await, 9, "the valid ones of the first row ran, in order, before the call");
+    assert_eq!(
+        changes(before, node.stats()),
+        [("frames_received", 12), ("unknown_targets", 3), ("invalid_payloads", 5)]
+    );
+
+    node.still_serves().await;
+    attacker.close().await;
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fingerprint_mismatch_fails_naming_the_trait() {
     let node = Victim::start("fingerprint");

@@ -48,7 +48,7 @@ use rkyv::rancor::Error as RkyvError;
 use rkyv::util::AlignedVec;
 use rkyv::vec::ArchivedVec;
 
-pub use self::compact::{ArchivedCompact, COMPACT_HEADER_LEN, Route, StreamRoute, write_on, write_tell};
+pub use self::compact::{ArchivedCompact, COMPACT_HEADER_LEN, PlainTell, Route, StreamRoute, write_on, write_tell};
 use self::compact::{COMPACT, check_compact, compact_budget, compact_fixed};
 pub use self::layout::{ArchivedHeader, ArchivedName, ArchivedSender, ArchivedTarget, FIXED_HEADER_LEN, TargetRef};
 use self::layout::{HAS_BUDGET, HAS_CHAIN, NAME_AT, TARGET_AT, check_header, fixed};

@@ -322,6 +322,21 @@ impl<'a> Frames<'a> {
         Some(FrameRef { body: &self.body[span.start..span.start + span.len], header_len: span.header_len })
     }
 
+    /// The buffer the frames lie in; its start is aligned to [`ALIGN`].
+    pub fn bytes(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The frames, in stream order, each with where its payload starts in
+    /// [`bytes`](Frames::bytes).
+    pub fn iter_placed(&self) -> impl Iterator<Item = (FrameRef<'a>, usize)> + 'a {
+        let body = self.body;
+        self.spans.iter().map(move |span| {
+            let frame = FrameRef { body: &body[span.start..span.start + span.len], header_len: span.header_len };
+            (frame, span.start + payload_offset(span.header_len).min(span.len))
+        })
+    }
+
     /// The frames, in stream order.
     pub fn iter(&self) -> impl Iterator<Item = FrameRef<'a>> + 'a {
         let body = self.body;
@@ -706,6 +721,12 @@ mod tests {
         let (lent, _) = decoder.next_many(&mut &wire[..]);
         assert_eq!(lent.get(19).map(|frame| frame.header()), Some(&[19; 5][..]));
         assert!(lent.get(20).is_none());
+        // Each payload is where `iter_placed` says, aligned in the buffer.
+        for (frame, at) in lent.iter_placed() {
+            assert_eq!(&lent.bytes()[at..at + frame.payload().len()], frame.payload());
+            assert!(frame.payload().is_empty() || at % ALIGN == 0);
+        }
+        assert_eq!(lent.bytes().as_ptr() as usize % ALIGN, 0);
     }
 
     #[test]

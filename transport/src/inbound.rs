@@ -12,7 +12,7 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 
-use courier_runtime::remote::{Inbound, InboundTarget, Incoming, Link, Undelivered, archived};
+use courier_runtime::remote::{Inbound, InboundTarget, Incoming, Link, TellAt, Tells, Undelivered, archived};
 use courier_runtime::{ActorId, CallError, System};
 use rkyv::rancor::Error as RkyvError;
 
@@ -80,11 +80,35 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// Routes a chunk's frames in order. Consecutive requests for one actor
     /// and service (the common case: a stream carries one pair) go to its
-    /// mailbox together.
+    /// mailbox together; consecutive compact one-way requests without a
+    /// budget (the most common frame) go without an [`Incoming`] each.
     async fn route_all(&mut self, frames: Frames<'_>, route: &mut Route, stream: &mut StreamRoute) {
-        let mut run: Vec<Incoming<'_>> = Vec::with_capacity(frames.len());
+        let mut run: Vec<Incoming<'_>> = Vec::new();
         let mut run_key = (0, 0);
-        for frame in frames.iter() {
+        let mut tells: Vec<TellAt> = Vec::new();
+        let mut tells_to = None;
+        for (frame, at) in frames.iter_placed() {
+            if let (Some(_), Some((method, to))) = (self.system, stream.plain_tell(frame.header())) {
+                if !run.is_empty() {
+                    self.flush(run_key, Run::Requests(&run), route).await;
+                    run.clear();
+                }
+                if tells.is_empty() {
+                    // Only a full header changes a stream's route, and it
+                    // ends the run: the run goes one way.
+                    tells_to = Some(to);
+                    tells.reserve(frames.len());
+                }
+                self.unsaid += 1;
+                tells.push(TellAt { at, len: frame.payload().len(), method });
+                continue;
+            }
+            if let Some(to) = tells_to.take() {
+                let tells_run =
+                    Tells { fingerprint: to.fingerprint, sender: to.sender, bytes: frames.bytes(), items: &tells };
+                self.flush((to.actor, to.service), Run::Tells(tells_run), route).await;
+                tells.clear();
+            }
             let Ok(envelope) = EnvelopeRef::check_on(frame, stream) else {
                 Counters::bump(&self.shared.counters.invalid_headers);
                 tracing::debug!(node = %self.peer.describe(), "dropped a frame whose header is not valid");
@@ -95,22 +119,30 @@ impl Reader<'_> {
             if let (true, TargetRef::Actor(seq)) = (request, envelope.target()) {
                 let key = (seq, envelope.service());
                 if key != run_key && !run.is_empty() {
-                    self.deliver_run(run_key, &run, route).await;
+                    self.flush(run_key, Run::Requests(&run), route).await;
                     run.clear();
                 }
                 run_key = key;
+                if run.is_empty() {
+                    run.reserve(frames.len());
+                }
                 run.push(envelope.incoming());
                 continue;
             }
             if !run.is_empty() {
-                self.deliver_run(run_key, &run, route).await;
+                self.flush(run_key, Run::Requests(&run), route).await;
                 run.clear();
             }
             self.say();
             handle(self.shared, self.system, self.peer, self.link, envelope).await;
         }
         if !run.is_empty() {
-            self.deliver_run(run_key, &run, route).await;
+            self.flush(run_key, Run::Requests(&run), route).await;
+        }
+        if let Some(to) = tells_to {
+            let tells_run =
+                Tells { fingerprint: to.fingerprint, sender: to.sender, bytes: frames.bytes(), items: &tells };
+            self.flush((to.actor, to.service), Run::Tells(tells_run), route).await;
         }
         self.say();
     }
@@ -119,18 +151,17 @@ impl Reader<'_> {
         Counters::add(&self.shared.counters.frames_received, std::mem::take(&mut self.unsaid));
     }
 
-    /// Delivers requests for one actor and service, waiting for room in a
-    /// full mailbox (which holds back this stream, and through QUIC's flow
-    /// control, its sender).
-    async fn deliver_run(&mut self, (seq, service): (u64, u64), run: &[Incoming<'_>], route: &mut Route) {
+    /// Delivers requests for one actor and service, waiting for room in a full mailbox (which holds back this stream, and
+    /// through QUIC's flow control, its sender).
+    async fn flush(&mut self, (seq, service): (u64, u64), run: Run<'_, '_>, route: &mut Route) {
         self.say();
         let Some(system) = self.system else { return };
         let inbound = match cached(system, seq, service, route) {
             Ok(inbound) => inbound,
             Err(error) => {
-                for one in run {
+                for at in 0..run.len() {
                     Counters::bump(&self.shared.counters.unknown_targets);
-                    fail(self.peer, one.request, error.clone());
+                    fail(self.peer, run.request(at), error.clone());
                 }
                 return;
             }
@@ -138,16 +169,59 @@ impl Reader<'_> {
         let mut done = 0;
         loop {
             let from = done;
-            done += inbound.try_deliver_many(&run[from..], self.link, &mut |at, error| {
+            done += run.deliver(&**inbound, from, self.link, &mut |at, error| {
                 if matches!(error, CallError::Protocol { .. }) {
                     Counters::bump(&self.shared.counters.invalid_payloads);
                 }
-                fail(self.peer, run[from + at].request, error);
+                fail(self.peer, run.request(from + at), error);
             });
             if done >= run.len() {
                 return;
             }
             poll_fn(|cx| inbound.poll_room(cx)).await;
+        }
+    }
+}
+
+/// Requests in a row for one actor and service.
+#[derive(Clone, Copy)]
+enum Run<'r, 'a> {
+    /// Requests of any kind, their headers read.
+    Requests(&'r [Incoming<'a>]),
+    /// Compact one-way requests without a budget, from one sender.
+    Tells(Tells<'r>),
+}
+
+impl Run<'_, '_> {
+    fn len(&self) -> usize {
+        match self {
+            Run::Requests(run) => run.len(),
+            Run::Tells(tells) => tells.items.len(),
+        }
+    }
+
+    /// The call id of request `at`, if it is a call.
+    fn request(&self, at: usize) -> Option<u64> {
+        match self {
+            Run::Requests(run) => run.get(at).and_then(|one| one.request),
+            Run::Tells(_) => None,
+        }
+    }
+
+    /// Delivers the requests from `from` on; see
+    /// [`Inbound::try_deliver_many`].
+    fn deliver(
+        &self,
+        inbound: &dyn Inbound,
+        from: usize,
+        link: &Arc<dyn Link>,
+        failed: &mut dyn FnMut(usize, CallError),
+    ) -> usize {
+        match self {
+            Run::Requests(run) => inbound.try_deliver_many(&run[from..], link, failed),
+            Run::Tells(tells) => {
+                inbound.try_deliver_tells(Tells { items: &tells.items[from..], ..*tells }, link, failed)
+            }
         }
     }
 }

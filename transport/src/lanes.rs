@@ -160,6 +160,7 @@ impl Lanes {
     /// Queues the frame `write` appends to the lane's queue (leaving it as
     /// it was if it fails); an `urgent` frame wakes the lane's writer at
     /// once.
+    #[inline(always)]
     fn push_frame(
         &self,
         lane: usize,

@@ -247,6 +247,7 @@ impl Peer {
     }
 
     /// What queueing a request (a call's under the id `request`) came to.
+    #[inline]
     fn pushed(&self, pushed: Result<(), Refused>, request: Option<u64>) -> Result<(), Refusal> {
         // A loss between the check before the push and the push would leave
         // the request behind the drain: look again.

@@ -36,6 +36,50 @@ pub struct Incoming<'a> {
     pub payload: &'a [u8],
 }
 
+/// One-way requests in a row from one sender for one actor and service,
+/// with no call chain and no deadline: the common case of a stream, which a
+/// transport hands over without an [`Incoming`] per request.
+#[derive(Debug, Clone, Copy)]
+pub struct Tells<'a> {
+    /// The sender's fingerprint of the service.
+    pub fingerprint: u64,
+    /// The sending actor, if any.
+    pub sender: Option<ActorId>,
+    /// The buffer the archived requests lie in.
+    pub bytes: &'a [u8],
+    /// Where each request lies in `bytes`, in order.
+    pub items: &'a [TellAt],
+}
+
+/// Where one request of [`Tells`] lies, and its method id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TellAt {
+    /// The offset of its archive in [`Tells::bytes`].
+    pub at: usize,
+    /// The archive's length.
+    pub len: usize,
+    /// The method id from the header.
+    pub method: u32,
+}
+
+impl<'a> Tells<'a> {
+    /// Request `index` as an [`Incoming`]: a request that lies outside
+    /// `bytes` gets an empty payload, which fails its check.
+    pub fn incoming(&self, index: usize) -> Option<Incoming<'a>> {
+        let item = self.items.get(index)?;
+        let payload = item.at.checked_add(item.len).and_then(|end| self.bytes.get(item.at..end)).unwrap_or(&[]);
+        Some(Incoming {
+            request: None,
+            method: item.method,
+            fingerprint: self.fingerprint,
+            sender: self.sender,
+            chain: &[],
+            budget: None,
+            payload,
+        })
+    }
+}
+
 /// Why an incoming request was not queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Undelivered {
@@ -88,6 +132,19 @@ pub trait Inbound: Send + Sync + 'static {
         failed: &mut dyn FnMut(usize, CallError),
     ) -> usize {
         one_by_one(self, incoming, link, failed)
+    }
+
+    /// Delivers `tells` as [`try_deliver_many`](Inbound::try_deliver_many)
+    /// would deliver them as [`Incoming`] requests; in a local mailbox they
+    /// go as parcels copied from `tells.bytes` in one piece.
+    fn try_deliver_tells(
+        &self,
+        tells: Tells<'_>,
+        link: &Arc<dyn Link>,
+        failed: &mut dyn FnMut(usize, CallError),
+    ) -> usize {
+        let incoming: Vec<Incoming<'_>> = (0..tells.items.len()).filter_map(|at| tells.incoming(at)).collect();
+        self.try_deliver_many(&incoming, link, failed)
     }
 
     /// Ready once the actor's mailbox has room (or it stopped).
@@ -213,6 +270,41 @@ impl<P: Protocol> Inbound for Served<P> {
             }
         }
         incoming.len()
+    }
+
+    fn try_deliver_tells(
+        &self,
+        tells: Tells<'_>,
+        link: &Arc<dyn Link>,
+        failed: &mut dyn FnMut(usize, CallError),
+    ) -> usize {
+        let post = self.post.upgrade();
+        let target = post.as_ref().and_then(|post| Some((post, post.system()?)));
+        let parcels = tells.items.len() >= parcel::FEWEST && tells.fingerprint == P::FINGERPRINT && P::CODEC.is_some();
+        let Some((post, system)) = target.filter(|(post, _)| parcels && post.takes_parcels()) else {
+            // Not as parcels: one by one, each failed with its reason.
+            let incoming: Vec<Incoming<'_>> = (0..tells.items.len()).filter_map(|at| tells.incoming(at)).collect();
+            return self.try_deliver_many(&incoming, link, failed);
+        };
+        let mut at = 0;
+        while at < tells.items.len() {
+            let count = (tells.items.len() - at).min(post.parcel_room());
+            if count == 0 {
+                return at;
+            }
+            let some = Tells { items: &tells.items[at..at + count], ..tells };
+            match post.try_post_parcel(Parcel::from_tells(some, system, link)) {
+                Ok(()) => at += count,
+                // Others filled the mailbox meanwhile: wait for room.
+                Err(TrySendError::Full(())) => return at,
+                Err(refused) => {
+                    let error = CallError::from(refused);
+                    (at..tells.items.len()).for_each(|at| failed(at, error.clone()));
+                    return tells.items.len();
+                }
+            }
+        }
+        at
     }
 
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {

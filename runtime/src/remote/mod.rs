@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 pub(crate) use deferred::Holding;
 pub use deferred::notify_after_poll;
 pub(crate) use inbound::Served;
-pub use inbound::{Inbound, Incoming, Undelivered};
+pub use inbound::{Inbound, Incoming, TellAt, Tells, Undelivered};
 pub(crate) use kinds::Kinds;
 pub(crate) use parcel::Parcel;
 pub(crate) use post::RemotePost;

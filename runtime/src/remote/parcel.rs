@@ -40,7 +40,7 @@ use futures_util::FutureExt;
 
 use rkyv::util::AlignedVec;
 
-use super::{Incoming, Link, decoding};
+use super::{Incoming, Link, Tells, decoding};
 use crate::context::{Current, enter, outside};
 use crate::error::panic_message;
 use crate::events::DeadLetter;
@@ -138,6 +138,32 @@ impl<P: Protocol> Parcel<P> {
         Parcel { bytes, items, handed: 0, front: OnceCell::new(), link: link.clone(), system: system.clone() }
     }
 
+    /// Copies `tells` (at least one) into a parcel: in one piece, from the
+    /// first request's start to the last one's end, when they lie in order
+    /// at offsets from the first that keep them aligned (as a transport's
+    /// buffer of frames has them); otherwise one by one, as
+    /// [`new`](Parcel::new).
+    pub(crate) fn from_tells(tells: Tells<'_>, system: &Arc<SystemShared>, link: &Arc<dyn Link>) -> Self {
+        let Some((first, region)) = in_one_piece(&tells) else {
+            let incoming: Vec<Incoming<'_>> = (0..tells.items.len()).filter_map(|at| tells.incoming(at)).collect();
+            return Parcel::new(&incoming, system, link);
+        };
+        let mut bytes = AlignedVec::with_capacity(region.len());
+        bytes.extend_from_slice(region);
+        let items = tells
+            .items
+            .iter()
+            .map(|one| Item {
+                at: one.at - first,
+                len: one.len,
+                method: one.method,
+                sender: tells.sender,
+                deadline: None,
+            })
+            .collect();
+        Parcel { bytes, items, handed: 0, front: OnceCell::new(), link: link.clone(), system: system.clone() }
+    }
+
     /// How many requests it holds.
     pub(crate) fn len(&self) -> usize {
         self.items.len()
@@ -173,6 +199,21 @@ impl<P: Protocol> Parcel<P> {
         self.handed += 1;
         Some((request, origin))
     }
+}
+
+/// Where `tells` start, and the bytes from there to their end, if they lie
+/// in order in `tells.bytes`, each at an offset from the first that is a
+/// multiple of the alignment rkyv needs.
+fn in_one_piece<'a>(tells: &Tells<'a>) -> Option<(usize, &'a [u8])> {
+    let first = tells.items.first()?.at;
+    let mut end = first;
+    for one in tells.items {
+        if one.at < end || (one.at - first) % AlignedVec::<16>::ALIGNMENT != 0 {
+            return None;
+        }
+        end = one.at.checked_add(one.len)?;
+    }
+    Some((first, tells.bytes.get(first..end)?))
 }
 
 /// What `admit` sees: the next request, decoded here if it was not yet

@@ -119,6 +119,32 @@ impl StreamRoute {
     pub fn forget(&mut self) {
         self.last = None;
     }
+
+    /// The shortcut of the receive path for the common frame: when `header`
+    /// is a compact header that [`EnvelopeRef::check_on`](super::EnvelopeRef::check_on)
+    /// would accept as a one-way request without a budget to an actor, its
+    /// method and where it goes. `None` for any other header, which is then
+    /// checked in full.
+    pub fn plain_tell(&self, header: &[u8]) -> Option<(u32, PlainTell)> {
+        let Some(Route { actor: Some(actor), service, fingerprint, sender }) = self.last else { return None };
+        let bytes: &[u8; COMPACT_HEADER_LEN] = header.try_into().ok()?;
+        let [kind, flags, 0, 0, m0, m1, m2, m3, ..] = *bytes else { return None };
+        let plain = kind == Kind::Tell as u8 && flags == COMPACT;
+        plain.then_some((u32::from_le_bytes([m0, m1, m2, m3]), PlainTell { actor, service, fingerprint, sender }))
+    }
+}
+
+/// Where a one-way request read by [`StreamRoute::plain_tell`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainTell {
+    /// The target actor's sequence number.
+    pub actor: u64,
+    /// The service, by the hash of its name.
+    pub service: u64,
+    /// The sender's fingerprint of the service.
+    pub fingerprint: u64,
+    /// The sending actor, if any.
+    pub sender: Option<ActorId>,
 }
 
 /// Appends `header`'s frame to `out` with a compact header if `stream`'s
@@ -147,6 +173,7 @@ pub fn write_on<E: From<EnvelopeError>>(
 /// [`write_on`] would write it, without a [`Header`] made first unless the
 /// route differs from the last (the common case of a run of messages from
 /// one sender to one actor costs a comparison and a 16-byte header).
+#[inline(always)]
 pub fn write_tell<E: From<EnvelopeError>>(
     route: Route,
     method: u32,
@@ -176,6 +203,7 @@ pub fn write_tell<E: From<EnvelopeError>>(
 
 /// Appends a frame with a compact header, its payload written by
 /// `payload` (see [`frame::encode_fixed`]).
+#[inline(always)]
 fn write_compact<E>(
     kind: Kind,
     method: u32,
