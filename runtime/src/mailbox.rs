@@ -390,8 +390,16 @@ impl<A: Actor> Mailbox<A> {
     /// One message of a letter the actor's task holds (a parcel's request)
     /// leaves the capacity count, as a letter taken does.
     pub(crate) fn take_one(&self) {
-        self.batched.fetch_sub(1, Ordering::SeqCst);
-        self.taken();
+        self.take_many(1);
+    }
+
+    /// `n` messages of letters the actor's task holds left the capacity
+    /// count, told at once (see [`take_one`](Mailbox::take_one)).
+    pub(crate) fn take_many(&self, n: usize) {
+        if n > 0 {
+            self.batched.fetch_sub(n, Ordering::SeqCst);
+            self.taken();
+        }
     }
 
     /// The next letter of the batch, now the current one.
