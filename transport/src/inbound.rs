@@ -16,7 +16,7 @@ use courier_runtime::remote::{Inbound, InboundTarget, Incoming, Link, TellAt, Te
 use courier_runtime::{ActorId, CallError, System};
 use rkyv::rancor::Error as RkyvError;
 
-use crate::envelope::{ArchivedKind, EnvelopeRef, StreamRoute, TargetRef};
+use crate::envelope::{ArchivedKind, EnvelopeRef, PlainTell, StreamRoute, TargetRef};
 use crate::frame::{Decoder, Frames};
 use crate::node::Shared;
 use crate::peer::Peer;
@@ -104,9 +104,8 @@ impl Reader<'_> {
                 continue;
             }
             if let Some(to) = tells_to.take() {
-                let tells_run =
-                    Tells { fingerprint: to.fingerprint, sender: to.sender, bytes: frames.bytes(), items: &tells };
-                self.flush((to.actor, to.service), Run::Tells(tells_run), route).await;
+                let (key, run) = Run::tells(to, frames.bytes(), &tells);
+                self.flush(key, run, route).await;
                 tells.clear();
             }
             let Ok(envelope) = EnvelopeRef::check_on(frame, stream) else {
@@ -140,9 +139,8 @@ impl Reader<'_> {
             self.flush(run_key, Run::Requests(&run), route).await;
         }
         if let Some(to) = tells_to {
-            let tells_run =
-                Tells { fingerprint: to.fingerprint, sender: to.sender, bytes: frames.bytes(), items: &tells };
-            self.flush((to.actor, to.service), Run::Tells(tells_run), route).await;
+            let (key, run) = Run::tells(to, frames.bytes(), &tells);
+            self.flush(key, run, route).await;
         }
         self.say();
     }
@@ -192,7 +190,14 @@ enum Run<'r, 'a> {
     Tells(Tells<'r>),
 }
 
-impl Run<'_, '_> {
+impl<'r> Run<'r, '_> {
+    /// The one-way requests `items` of a stream whose route is `to`, with
+    /// the actor and service they go to.
+    fn tells(to: PlainTell, bytes: &'r [u8], items: &'r [TellAt]) -> ((u64, u64), Self) {
+        let tells = Tells { fingerprint: to.fingerprint, sender: to.sender, bytes, items };
+        ((to.actor, to.service), Run::Tells(tells))
+    }
+
     fn len(&self) -> usize {
         match self {
             Run::Requests(run) => run.len(),

@@ -63,20 +63,20 @@ pub struct TellAt {
 }
 
 impl<'a> Tells<'a> {
-    /// Request `index` as an [`Incoming`]: a request that lies outside
-    /// `bytes` gets an empty payload, which fails its check.
-    pub fn incoming(&self, index: usize) -> Option<Incoming<'a>> {
-        let item = self.items.get(index)?;
-        let payload = item.at.checked_add(item.len).and_then(|end| self.bytes.get(item.at..end)).unwrap_or(&[]);
-        Some(Incoming {
+    /// The requests as [`Incoming`] ones, in order: a request that lies
+    /// outside `bytes` gets an empty payload, which fails its check.
+    pub fn to_incoming(&self) -> Vec<Incoming<'a>> {
+        let payload = |item: &TellAt| item.at.checked_add(item.len).and_then(|end| self.bytes.get(item.at..end));
+        let incoming = |item: &TellAt| Incoming {
             request: None,
             method: item.method,
             fingerprint: self.fingerprint,
             sender: self.sender,
             chain: &[],
             budget: None,
-            payload,
-        })
+            payload: payload(item).unwrap_or(&[]),
+        };
+        self.items.iter().map(incoming).collect()
     }
 }
 
@@ -143,8 +143,7 @@ pub trait Inbound: Send + Sync + 'static {
         link: &Arc<dyn Link>,
         failed: &mut dyn FnMut(usize, CallError),
     ) -> usize {
-        let incoming: Vec<Incoming<'_>> = (0..tells.items.len()).filter_map(|at| tells.incoming(at)).collect();
-        self.try_deliver_many(&incoming, link, failed)
+        self.try_deliver_many(&tells.to_incoming(), link, failed)
     }
 
     /// Ready once the actor's mailbox has room (or it stopped).
@@ -283,8 +282,7 @@ impl<P: Protocol> Inbound for Served<P> {
         let parcels = tells.items.len() >= parcel::FEWEST && tells.fingerprint == P::FINGERPRINT && P::CODEC.is_some();
         let Some((post, system)) = target.filter(|(post, _)| parcels && post.takes_parcels()) else {
             // Not as parcels: one by one, each failed with its reason.
-            let incoming: Vec<Incoming<'_>> = (0..tells.items.len()).filter_map(|at| tells.incoming(at)).collect();
-            return self.try_deliver_many(&incoming, link, failed);
+            return self.try_deliver_many(&tells.to_incoming(), link, failed);
         };
         let mut at = 0;
         while at < tells.items.len() {

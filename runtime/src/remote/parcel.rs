@@ -145,8 +145,7 @@ impl<P: Protocol> Parcel<P> {
     /// [`new`](Parcel::new).
     pub(crate) fn from_tells(tells: Tells<'_>, system: &Arc<SystemShared>, link: &Arc<dyn Link>) -> Self {
         let Some((first, region)) = in_one_piece(&tells) else {
-            let incoming: Vec<Incoming<'_>> = (0..tells.items.len()).filter_map(|at| tells.incoming(at)).collect();
-            return Parcel::new(&incoming, system, link);
+            return Parcel::new(&tells.to_incoming(), system, link);
         };
         let mut bytes = AlignedVec::with_capacity(region.len());
         bytes.extend_from_slice(region);
