@@ -286,6 +286,13 @@ struct Span {
     header_len: usize,
 }
 
+impl Span {
+    /// The frame it spans in `body`, the decoder's buffer.
+    fn frame(self, body: &[u8]) -> FrameRef<'_> {
+        FrameRef { body: &body[self.start..self.start + self.len], header_len: self.header_len }
+    }
+}
+
 #[derive(Debug)]
 enum State {
     /// Reading the prefix; this much of it so far.
@@ -318,8 +325,7 @@ impl<'a> Frames<'a> {
 
     /// The frame at `index`, if there is one.
     pub fn get(&self, index: usize) -> Option<FrameRef<'a>> {
-        let span = self.spans.get(index)?;
-        Some(FrameRef { body: &self.body[span.start..span.start + span.len], header_len: span.header_len })
+        self.spans.get(index).map(|span| span.frame(self.body))
     }
 
     /// The buffer the frames lie in; its start is aligned to [`ALIGN`].
@@ -331,18 +337,15 @@ impl<'a> Frames<'a> {
     /// [`bytes`](Frames::bytes).
     pub fn iter_placed(&self) -> impl Iterator<Item = (FrameRef<'a>, usize)> + 'a {
         let body = self.body;
-        self.spans.iter().map(move |span| {
-            let frame = FrameRef { body: &body[span.start..span.start + span.len], header_len: span.header_len };
-            (frame, span.start + payload_offset(span.header_len).min(span.len))
-        })
+        self.spans
+            .iter()
+            .map(move |span| (span.frame(body), span.start + payload_offset(span.header_len).min(span.len)))
     }
 
     /// The frames, in stream order.
     pub fn iter(&self) -> impl Iterator<Item = FrameRef<'a>> + 'a {
         let body = self.body;
-        self.spans
-            .iter()
-            .map(move |span| FrameRef { body: &body[span.start..span.start + span.len], header_len: span.header_len })
+        self.spans.iter().map(move |span| span.frame(body))
     }
 }
 
@@ -359,8 +362,7 @@ impl Decoder {
     pub fn next(&mut self, input: &mut &[u8]) -> Result<Option<FrameRef<'_>>, FrameError> {
         self.restart();
         let span = self.step(input, false)?;
-        Ok(span
-            .map(|span| FrameRef { body: &self.body[span.start..span.start + span.len], header_len: span.header_len }))
+        Ok(span.map(|span| span.frame(&self.body)))
     }
 
     /// Takes every byte of `input`, and lends out every frame completed by

@@ -229,7 +229,8 @@ impl<P: Protocol> Inbound for Served<P> {
             let tells =
                 if parcels { incoming[at..].iter().take_while(|one| Parcel::<P>::takes(one)).count() } else { 0 };
             if tells >= parcel::FEWEST {
-                match parcel(&**post, system, &incoming[at..at + tells], link) {
+                let run = &incoming[at..at + tells];
+                match parcel(&**post, tells, |count| Parcel::new(&run[..count], system, link)) {
                     Ok(queued) => at += queued,
                     Err(TrySendError::Full(())) => return at,
                     Err(refused) => {
@@ -286,14 +287,10 @@ impl<P: Protocol> Inbound for Served<P> {
         };
         let mut at = 0;
         while at < tells.items.len() {
-            let count = (tells.items.len() - at).min(post.parcel_room());
-            if count == 0 {
-                return at;
-            }
-            let some = Tells { items: &tells.items[at..at + count], ..tells };
-            match post.try_post_parcel(Parcel::from_tells(some, system, link)) {
-                Ok(()) => at += count,
-                // Others filled the mailbox meanwhile: wait for room.
+            let left = &tells.items[at..];
+            let make = |count| Parcel::from_tells(Tells { items: &left[..count], ..tells }, system, link);
+            match parcel(&**post, left.len(), make) {
+                Ok(queued) => at += queued,
                 Err(TrySendError::Full(())) => return at,
                 Err(refused) => {
                     let error = CallError::from(refused);
@@ -348,22 +345,22 @@ fn one_by_one<I: Inbound + ?Sized>(
     incoming.len()
 }
 
-/// Queues `tells` (one-way requests that a parcel takes, at least
-/// [`parcel::FEWEST`]) as one parcel, as many as the mailbox has room for.
-/// Returns how many were queued; `Full` when there was room for none.
+/// Queues the first of `len` one-way requests that a parcel takes (at least
+/// [`parcel::FEWEST`]) as one parcel, which `make` makes of the first
+/// `count`: as many as the mailbox has room for. Returns how many were
+/// queued; `Full` when there was room for none.
 fn parcel<P: Protocol>(
     post: &dyn Post<P>,
-    system: &Arc<SystemShared>,
-    tells: &[Incoming<'_>],
-    link: &Arc<dyn Link>,
+    len: usize,
+    make: impl FnOnce(usize) -> Parcel<P>,
 ) -> Result<usize, TrySendError<()>> {
-    let count = tells.len().min(post.parcel_room());
+    let count = len.min(post.parcel_room());
     if count == 0 {
         return Err(TrySendError::Full(()));
     }
     // Refused as full: others filled the mailbox meanwhile; the caller
     // waits for room, then tries again.
-    post.try_post_parcel(Parcel::new(&tells[..count], system, link)).map(|()| count)
+    post.try_post_parcel(make(count)).map(|()| count)
 }
 
 /// Where the next parcel starts in `incoming`: at the first of at least
