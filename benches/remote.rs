@@ -17,10 +17,12 @@
 //! Every measurement has its own server: this binary re-executes itself as
 //! `--serve CONTENDER WORKLOAD TLS_DIR`, the server prints its address on the
 //! first line of its stdout, this process connects, measures, and kills the
-//! server. The workloads are described in `remote/common.rs`: 5M one-way
-//! messages; 1M echoed messages with 1,000 in flight (both directions
-//! counted); 100k sequential round trips (p50, p99); 200k round trips from 16
-//! concurrent requesters.
+//! server. The contenders take turns workload by workload, except in `rtt`:
+//! there all of them are connected at once and take turns in blocks of
+//! round trips ([`RTT_BLOCKS`]). The workloads are described in
+//! `remote/common.rs`: 5M one-way messages; 1M echoed messages with 1,000
+//! in flight (both directions counted); 100k sequential round trips (p50,
+//! p99); 200k round trips from 16 concurrent requesters.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -45,13 +47,17 @@ mod on_ractor_cluster;
 #[path = "remote/raw.rs"]
 mod raw;
 
-use common::{CpuClock, Peer, REQUESTERS, Workload};
+use common::{CpuClock, Peer, REQUESTERS, RoundTrips, Workload};
 use harness::{Figure, Settings, load_average, ratio};
 
 const ONEWAY: f64 = 5_000_000.0;
 const ECHO: f64 = 1_000_000.0;
 const RTT: f64 = 100_000.0;
 const CONCURRENT: f64 = 200_000.0;
+
+/// The blocks the `rtt` workload's round trips are split into, each
+/// contender timing one block in turn (see `common::RoundTrips`).
+const RTT_BLOCKS: usize = 20;
 
 /// A contender: its server (run in the child process) and one client
 /// function per workload (run here, timing).
@@ -65,8 +71,9 @@ struct Contender {
     oneway: fn(&Peer, u64) -> Duration,
     /// `n` messages echoed: the time until the last echo came back.
     echo: fn(&Peer, u64) -> Duration,
-    /// `n` sequential round trips: each one's time.
-    rtt: fn(&Peer, u64) -> Vec<Duration>,
+    /// A client for sequential round trips, connected and warmed up with
+    /// the given number of them.
+    rtt: fn(&Peer, u64) -> Box<dyn RoundTrips>,
     /// `requesters` tasks making `each` round trips: the time until all are
     /// done.
     concurrent: fn(&Peer, usize, u64) -> Duration,
@@ -176,6 +183,40 @@ impl Drop for Server {
     }
 }
 
+/// The `rtt` workload: `n` sequential round trips per contender, all
+/// contenders connected at once and timing [`RTT_BLOCKS`] blocks in turn
+/// (who goes first moves on by one each block), each turn after a few
+/// untimed round trips. Returns each contender's times,
+/// sorted.
+fn round_trips(contenders: &[&Contender], n: usize, tls_dir: &Path) -> Vec<Vec<Duration>> {
+    let servers: Vec<Server> = contenders.iter().map(|c| Server::start(c.name, Workload::Rtt, tls_dir)).collect();
+    let warmup = common::warmup(n as u64);
+    let mut clients: Vec<Box<dyn RoundTrips>> =
+        contenders.iter().zip(&servers).map(|(c, server)| (c.rtt)(&server.peer, warmup)).collect();
+    let mut times = vec![Vec::with_capacity(n); contenders.len()];
+    let blocks = RTT_BLOCKS.min(n).max(1);
+    for block in 0..blocks {
+        let seqs = warmup + (block * n / blocks) as u64..warmup + ((block + 1) * n / blocks) as u64;
+        for turn in 0..contenders.len() {
+            let c = (block + turn) % contenders.len();
+            // The client's processes sat idle during the other turns: a
+            // few untimed round trips first, as the whole run had its
+            // warm-up.
+            clients[c].time(0..(seqs.end - seqs.start).div_ceil(50));
+            times[c].extend(clients[c].time(seqs.clone()));
+        }
+    }
+    for client in clients {
+        client.close();
+    }
+    drop(servers);
+    for (c, times) in contenders.iter().zip(&mut times) {
+        assert_eq!(times.len(), n, "{}: one time per round trip", c.name);
+        times.sort_unstable();
+    }
+    times
+}
+
 /// The child side: `--serve CONTENDER WORKLOAD TLS_DIR`.
 fn serve(args: &[String]) {
     let [name, workload, tls_dir] = args else { panic!("usage: --serve CONTENDER WORKLOAD TLS_DIR") };
@@ -208,7 +249,7 @@ fn main() {
     for run in 1..=settings.runs {
         let repetition = CpuClock::now();
         for (c, row) in contenders.iter().zip(&mut rows) {
-            for workload in Workload::ALL.into_iter().filter(|w| settings.does(w.name())) {
+            for workload in Workload::ALL.into_iter().filter(|w| *w != Workload::Rtt && settings.does(w.name())) {
                 let server = Server::start(c.name, workload, &tls_dir);
                 let shown = match workload {
                     Workload::Oneway => {
@@ -221,14 +262,7 @@ fn main() {
                         row.echo.0.push(2.0 * echoes as f64 / t.as_secs_f64());
                         format!("{} msg/s", rate(row.echo.last()))
                     }
-                    Workload::Rtt => {
-                        let mut times = (c.rtt)(&server.peer, rtts as u64);
-                        assert_eq!(times.len(), rtts, "{}: one time per round trip", c.name);
-                        times.sort_unstable();
-                        row.p50.0.push(common::percentile(&times, 50.0).as_secs_f64() * 1e6);
-                        row.p99.0.push(common::percentile(&times, 99.0).as_secs_f64() * 1e6);
-                        format!("p50 {} µs, p99 {} µs", micros(row.p50.last()), micros(row.p99.last()))
-                    }
+                    Workload::Rtt => unreachable!("rtt alternates the contenders below"),
                     Workload::Concurrent => {
                         let t = (c.concurrent)(&server.peer, REQUESTERS, each as u64);
                         row.concurrent.0.push((each * REQUESTERS) as f64 / t.as_secs_f64());
@@ -237,6 +271,21 @@ fn main() {
                 };
                 drop(server);
                 eprintln!("run {run} {:14} {:10} {shown}", c.name, workload.name());
+            }
+        }
+        if settings.does(Workload::Rtt.name()) {
+            for (c, (row, times)) in
+                contenders.iter().zip(rows.iter_mut().zip(round_trips(&contenders, rtts, &tls_dir)))
+            {
+                row.p50.0.push(common::percentile(&times, 50.0).as_secs_f64() * 1e6);
+                row.p99.0.push(common::percentile(&times, 99.0).as_secs_f64() * 1e6);
+                eprintln!(
+                    "run {run} {:14} {:10} p50 {} µs, p99 {} µs",
+                    c.name,
+                    "rtt",
+                    micros(row.p50.last()),
+                    micros(row.p99.last())
+                );
             }
         }
         eprintln!("run {run}: other processes kept {:.0}% of the cores busy", 100.0 * repetition.foreign_share(cores));

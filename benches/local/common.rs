@@ -79,15 +79,16 @@ where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build tokio runtime");
+    let rt = runtime();
     let out = rt.block_on(rt.spawn(work)).expect("benchmark task panicked");
     // Actors left behind (idle ones after a spawn run) are not waited for.
     rt.shutdown_background();
     out
+}
+
+/// The runtime [`on_tokio`] runs its work on: multi-thread, two workers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("build tokio runtime")
 }
 
 /// Times `work`, a future returning the value to check.

@@ -14,15 +14,19 @@
 //!   messages each answered one-way, at most [`WINDOW`] unanswered at any
 //!   time; both directions count (`2n` messages / elapsed).
 //! - `rtt`: `n` sequential request/response round trips, each timed: p50 and
-//!   p99.
+//!   p99. The contenders' clients are connected at once and take turns in
+//!   blocks of round trips (see [`RoundTrips`]).
 //! - `concurrent`: [`REQUESTERS`] tasks on one connection, each making its
 //!   share of the requests in sequence: requests per second.
 
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use tokio::runtime::Runtime;
 
 pub use crate::local_common::{CpuClock, on_tokio, warmup};
 
@@ -217,4 +221,57 @@ pub fn udp_socket() -> std::net::UdpSocket {
     state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER).expect("set the receive buffer size");
     state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER).expect("set the send buffer size");
     socket
+}
+
+/// A contender's `rtt` client, connected and warmed up, that times round
+/// trips a block at a time.
+///
+/// Round-trip times drift with the machine's state by more than the
+/// contenders differ (raw quinn's p50 moved between 50 and 65 µs from one
+/// run of the bench to the next within an hour, while courier's and raw
+/// quinn's differ by 10 to 20 µs), so the bench does not time all of one
+/// contender's round trips and then the next one's: every contender's
+/// client stays connected and they take turns, a block of round trips
+/// each, so that a drift touches them all alike.
+pub trait RoundTrips {
+    /// Makes one round trip per number of `seqs`, in order, each timed.
+    fn time(&mut self, seqs: Range<u64>) -> Vec<Duration>;
+    /// Closes the connection and stops the client's runtime.
+    fn close(self: Box<Self>);
+}
+
+/// A client kept between blocks of work on a runtime of its own (the one
+/// [`on_tokio`] makes), its work run as a task as [`on_tokio`] runs it.
+pub struct Kept<S> {
+    rt: Runtime,
+    client: Option<S>,
+}
+
+impl<S: Send + 'static> Kept<S> {
+    /// Makes the client with `connect` on a fresh runtime.
+    pub fn connect(connect: impl Future<Output = S> + Send + 'static) -> Kept<S> {
+        let rt = crate::local_common::runtime();
+        let client = rt.block_on(rt.spawn(connect)).expect("the client's connecting task panicked");
+        Kept { rt, client: Some(client) }
+    }
+
+    /// Runs `work` with the client as a task; `work` hands the client back
+    /// with its result.
+    pub fn run<T, F>(&mut self, work: impl FnOnce(S) -> F) -> T
+    where
+        T: Send + 'static,
+        F: Future<Output = (S, T)> + Send + 'static,
+    {
+        let client = self.client.take().expect("a client is kept between blocks");
+        let (client, out) = self.rt.block_on(self.rt.spawn(work(client))).expect("a benchmark task panicked");
+        self.client = Some(client);
+        out
+    }
+
+    /// Closes the client with `close` and stops the runtime.
+    pub fn close<F: Future<Output = ()> + Send + 'static>(mut self, close: impl FnOnce(S) -> F) {
+        let client = self.client.take().expect("a client is kept between blocks");
+        self.rt.block_on(self.rt.spawn(close(client))).expect("the client's closing task panicked");
+        self.rt.shutdown_background();
+    }
 }

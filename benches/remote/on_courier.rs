@@ -12,6 +12,7 @@
 //! - `rtt`, `concurrent`: calls of `call(seq, filler) -> seq` from plain
 //!   tasks.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,7 @@ use courier::CallError;
 use courier::prelude::*;
 use tokio::sync::Semaphore;
 
-use crate::common::{self, CLIENT_NODE, PAYLOAD_LEN, Peer, SERVER_NODE, WINDOW, Workload};
+use crate::common::{self, CLIENT_NODE, Kept, PAYLOAD_LEN, Peer, SERVER_NODE, WINDOW, Workload};
 
 /// The payload after the sequence number.
 type Filler = [u8; PAYLOAD_LEN - 8];
@@ -224,23 +225,38 @@ pub fn echo(peer: &Peer, n: u64) -> Duration {
     })
 }
 
-pub fn rtt(peer: &Peer, n: u64) -> Vec<Duration> {
+/// The `rtt` client: the client's node and the ref to the server's actor,
+/// kept between blocks.
+struct RoundTrips(Kept<(System, BenchRef)>);
+
+pub fn rtt(peer: &Peer, warmup: u64) -> Box<dyn common::RoundTrips> {
     let peer = peer.clone();
-    common::on_tokio(async move {
+    Box::new(RoundTrips(Kept::connect(async move {
         let (system, bench) = connect(&peer).await;
-        for seq in 0..common::warmup(n) {
+        for seq in 0..warmup {
             assert_eq!(bench.call(seq, FILLER).await, Ok(seq));
         }
-        let mut times = Vec::with_capacity(n as usize);
-        for seq in 0..n {
-            let start = Instant::now();
-            let reply = bench.call(seq, FILLER).await;
-            times.push(start.elapsed());
-            assert_eq!(reply, Ok(seq), "courier: the reply to this call");
-        }
-        system.shutdown().await;
-        times
-    })
+        (system, bench)
+    })))
+}
+
+impl common::RoundTrips for RoundTrips {
+    fn time(&mut self, seqs: Range<u64>) -> Vec<Duration> {
+        self.0.run(|(system, bench)| async move {
+            let mut times = Vec::with_capacity(seqs.clone().count());
+            for seq in seqs {
+                let start = Instant::now();
+                let reply = bench.call(seq, FILLER).await;
+                times.push(start.elapsed());
+                assert_eq!(reply, Ok(seq), "courier: the reply to this call");
+            }
+            ((system, bench), times)
+        })
+    }
+
+    fn close(self: Box<Self>) {
+        self.0.close(|(system, _)| async move { system.shutdown().await });
+    }
 }
 
 pub fn concurrent(peer: &Peer, requesters: usize, each: u64) -> Duration {

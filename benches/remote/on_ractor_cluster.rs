@@ -18,6 +18,7 @@
 //! that the address is known before the client connects.
 
 use std::net::Ipv4Addr;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +29,7 @@ use ractor_cluster::node::NodeConnectionMode;
 use ractor_cluster::{NetworkStream, NodeServer, NodeServerMessage, RactorClusterMessage};
 use tokio::sync::Semaphore;
 
-use crate::common::{self, PAYLOAD_LEN, Peer, WINDOW, Workload};
+use crate::common::{self, Kept, PAYLOAD_LEN, Peer, WINDOW, Workload};
 
 /// The shared secret of the two nodes.
 const COOKIE: &str = "courier-bench";
@@ -254,7 +255,7 @@ pub fn oneway(peer: &Peer, n: u64) -> Duration {
 
 /// Sends pings `seqs`, each taking a permit of the window, then waits until
 /// every one is echoed.
-async fn pings(client: &Client, window: &Semaphore, seqs: std::ops::Range<u64>) {
+async fn pings(client: &Client, window: &Semaphore, seqs: Range<u64>) {
     for seq in seqs {
         window.acquire().await.expect("the window is open").forget();
         client.server.cast(ServerMsg::Ping(seq, filler())).expect("ractor_cluster: cast");
@@ -281,22 +282,36 @@ pub fn echo(peer: &Peer, n: u64) -> Duration {
     })
 }
 
-pub fn rtt(peer: &Peer, n: u64) -> Vec<Duration> {
+/// The `rtt` client, kept between blocks.
+struct RoundTrips(Kept<Client>);
+
+pub fn rtt(peer: &Peer, warmup: u64) -> Box<dyn common::RoundTrips> {
     let peer = peer.clone();
-    common::on_tokio(async move {
+    Box::new(RoundTrips(Kept::connect(async move {
         let client = Client::connect(&peer).await;
-        for seq in 0..common::warmup(n) {
+        for seq in 0..warmup {
             client.call(seq).await;
         }
-        let mut times = Vec::with_capacity(n as usize);
-        for seq in 0..n {
-            let start = Instant::now();
-            client.call(seq).await;
-            times.push(start.elapsed());
-        }
-        client.close().await;
-        times
-    })
+        client
+    })))
+}
+
+impl common::RoundTrips for RoundTrips {
+    fn time(&mut self, seqs: Range<u64>) -> Vec<Duration> {
+        self.0.run(|client| async move {
+            let mut times = Vec::with_capacity(seqs.clone().count());
+            for seq in seqs {
+                let start = Instant::now();
+                client.call(seq).await;
+                times.push(start.elapsed());
+            }
+            (client, times)
+        })
+    }
+
+    fn close(self: Box<Self>) {
+        self.0.close(Client::close);
+    }
 }
 
 pub fn concurrent(peer: &Peer, requesters: usize, each: u64) -> Duration {

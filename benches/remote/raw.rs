@@ -25,6 +25,7 @@
 //!   request id. (Correlating ids on one stream pair is what courier does;
 //!   this is the floor beneath it.)
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +34,7 @@ use courier_transport::frame::{self, DEFAULT_MAX_FRAME, Decoder, Frame, FrameRef
 use courier_transport::tls::{SERVER_NAME, Tls};
 use quinn::{Chunk, Connection, Endpoint, ReadError, RecvStream, SendStream, WriteError};
 
-use crate::common::{self, CLIENT_NODE, PAYLOAD_LEN, Peer, SERVER_NODE, WINDOW, Workload};
+use crate::common::{self, CLIENT_NODE, Kept, PAYLOAD_LEN, Peer, SERVER_NODE, WINDOW, Workload};
 
 /// Bytes of every frame's header.
 const HEADER_LEN: usize = 16;
@@ -294,7 +295,7 @@ impl Client {
 
 /// Sends data frames `seqs`, encoded straight into a batch that is written
 /// whenever it reaches the batch size, then the rest.
-async fn send_data(send: &mut SendStream, batch: &mut Vec<u8>, seqs: std::ops::Range<u64>) {
+async fn send_data(send: &mut SendStream, batch: &mut Vec<u8>, seqs: Range<u64>) {
     let data = header(Kind::Data);
     for seq in seqs {
         encode(&data, &common::payload(seq), batch);
@@ -428,23 +429,37 @@ impl Requester {
     }
 }
 
-pub fn rtt(peer: &Peer, n: u64) -> Vec<Duration> {
+/// The `rtt` client: one requester, kept between blocks.
+struct RoundTrips(Kept<(Client, Requester)>);
+
+pub fn rtt(peer: &Peer, warmup: u64) -> Box<dyn common::RoundTrips> {
     let peer = peer.clone();
-    common::on_tokio(async move {
+    Box::new(RoundTrips(Kept::connect(async move {
         let client = Client::connect(&peer).await;
         let mut requester = Requester::open(&client.connection).await;
-        for seq in 0..common::warmup(n) {
+        for seq in 0..warmup {
             requester.call(seq).await;
         }
-        let mut times = Vec::with_capacity(n as usize);
-        for seq in 0..n {
-            let start = Instant::now();
-            requester.call(seq).await;
-            times.push(start.elapsed());
-        }
-        client.close();
-        times
-    })
+        (client, requester)
+    })))
+}
+
+impl common::RoundTrips for RoundTrips {
+    fn time(&mut self, seqs: Range<u64>) -> Vec<Duration> {
+        self.0.run(|(client, mut requester)| async move {
+            let mut times = Vec::with_capacity(seqs.clone().count());
+            for seq in seqs {
+                let start = Instant::now();
+                requester.call(seq).await;
+                times.push(start.elapsed());
+            }
+            ((client, requester), times)
+        })
+    }
+
+    fn close(self: Box<Self>) {
+        self.0.close(|(client, _)| async move { client.close() });
+    }
 }
 
 pub fn concurrent(peer: &Peer, requesters: usize, each: u64) -> Duration {
