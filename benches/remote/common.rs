@@ -229,8 +229,8 @@ pub fn udp_socket() -> std::net::UdpSocket {
 /// Round-trip times drift with the machine's state by more than the
 /// contenders differ (raw quinn's p50 moved between 50 and 65 µs from one
 /// run of the bench to the next within an hour, while courier's and raw
-/// quinn's differ by 10 to 20 µs), so the bench does not time all of one
-/// contender's round trips and then the next one's: every contender's
+/// quinn's differ by about 8 to 10 µs), so the bench does not time all of
+/// one contender's round trips and then the next one's: every contender's
 /// client stays connected and they take turns, a block of round trips
 /// each, so that a drift touches them all alike.
 pub trait RoundTrips {
