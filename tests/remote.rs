@@ -350,3 +350,53 @@ async fn one_way_messages_wait_for_room_in_full_send_queues_and_keep_their_order
     client.shutdown().await;
     server.shutdown().await;
 }
+
+/// Sends a member runs of one-way lines with a call between them, all from
+/// inside one handler.
+#[courier::actor(local)]
+pub trait Chatter {
+    /// Notes `lines` lines, says one by a call, notes `lines` more, and
+    /// returns what the member heard.
+    async fn chatter(&self, to: MemberRef, lines: usize) -> Result<Vec<String>, CallError>;
+}
+
+struct Talker;
+
+impl Actor for Talker {}
+
+impl Chatter for Talker {
+    async fn chatter(&self, to: MemberRef, lines: usize) -> Result<Vec<String>, CallError> {
+        for n in 0..lines {
+            to.note(format!("note {n}")).await?;
+        }
+        to.hear("called".into()).await?;
+        for n in lines..2 * lines {
+            to.note(format!("note {n}")).await?;
+        }
+        to.heard().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_s_one_way_messages_and_calls_to_one_actor_keep_their_order() {
+    let dir = certs("actor-order");
+    let server = node(&dir, "server");
+    // Default send queues, then queues of a few frames that the notes keep
+    // filling.
+    for (name, limit) in [("roomy", 4 << 20), ("tight", 512)] {
+        let ears: MemberRef = server.spawn(Listener::default()).into();
+        server.serve(name, &ears).expect("a free name");
+        let tls = Tls::development(&dir, name).expect("development certificates");
+        let client = System::builder().listen("127.0.0.1:0").tls(tls).queue_limit(limit).build().expect("a node");
+        let remote: MemberRef =
+            timeout(BOUND, client.remote(addr(&server), name)).await.expect("in time").expect("found");
+        let talker: ChatterRef = client.spawn(Talker).into();
+        let heard = timeout(BOUND, talker.chatter(remote, 3_000)).await.expect("in time").expect("answered");
+        let mut expected: Vec<String> = (0..3_000).map(|n| format!("note {n}")).collect();
+        expected.push("called".into());
+        expected.extend((3_000..6_000).map(|n| format!("note {n}")));
+        assert_eq!(heard.expect("heard"), expected, "{name}: in the order sent");
+        client.shutdown().await;
+    }
+    server.shutdown().await;
+}
