@@ -9,6 +9,7 @@
 //! service it was recorded as. Actors whose refs are never exported cost
 //! nothing here; entries leave with their actor.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -107,15 +108,18 @@ impl Exports {
 
 /// The ref that `id`, read from bytes, stands for: the live actor when this
 /// process hosts it; an actor on another node when the bytes came from a
-/// node connected to it; otherwise a ref whose sends fail.
-pub(crate) fn resolve<P: Protocol>(id: ActorId) -> Recipient<P> {
+/// node connected to it, or when they say where its node listens (`at`:
+/// this node connects there); otherwise a ref whose sends fail.
+pub(crate) fn resolve<P: Protocol>(id: ActorId, at: Option<SocketAddr>) -> Recipient<P> {
     let Some((system, link)) = decoding_context() else {
         return local(SystemShared::find(id.node), id);
     };
     if id.node == system.id {
         return local(Some(system), id);
     }
-    let link = if link.node() == id.node { Some(link) } else { system.network.get().and_then(|n| n.link(id.node)) };
+    let network = system.network.get();
+    let link = if link.node() == id.node { Some(link) } else { network.and_then(|n| n.link(id.node)) };
+    let link = link.or_else(|| Some(network?.link_to(id.node, at?)));
     match link {
         Some(link) => Recipient::remote(id, link, system),
         None => Recipient::unreachable(id),

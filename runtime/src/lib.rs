@@ -57,6 +57,7 @@ pub use supervision::{Directive, Failure, Supervisor};
 pub use system::{DEFAULT_CALL_TIMEOUT, DEFAULT_MAILBOX_CAPACITY, System, SystemBuilder};
 pub use timers::Timer;
 pub use watch::{ExitReason, Terminated, WatchTarget, Watchable, Watcher};
+pub use wire::{ArchivedWireRef, WireRef};
 
 /// Re-exports for generated code; not a public API.
 #[doc(hidden)]

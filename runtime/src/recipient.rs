@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -34,6 +35,11 @@ pub(crate) trait Post<P: Protocol>: Watchee {
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()>;
     /// The system whose clock and defaults apply to calls sent here.
     fn system(&self) -> Option<&Arc<SystemShared>>;
+    /// Where the actor's node listens, if known: what a ref carries on the
+    /// wire, so that a node that never met that node can reach it.
+    fn node_addr(&self) -> Option<SocketAddr> {
+        None
+    }
     /// What a send that `try_post` refused with `Stopped` fails with.
     fn closed_error(&self) -> CallError {
         CallError::ActorStopped
@@ -136,6 +142,10 @@ impl<A: Actor, P: Dispatch<A>> Post<P> for Mailbox<A> {
 
     fn system(&self) -> Option<&Arc<SystemShared>> {
         Some(&self.system)
+    }
+
+    fn node_addr(&self) -> Option<SocketAddr> {
+        self.system.network.get().map(|network| network.local_addr())
     }
 }
 

@@ -21,9 +21,9 @@ use crate::frame::{Decoder, Frame};
 
 /// The version of the wire this build speaks, sent in every hello. It
 /// changes whenever one build would misread another's frames; version 1
-/// brought compact headers. Builds from before hellos carried a version
-/// send 0 there.
-pub const WIRE_VERSION: u32 = 1;
+/// brought compact headers, version 2 the address of a ref's node. Builds
+/// from before hellos carried a version send 0 there.
+pub const WIRE_VERSION: u32 = 2;
 
 /// The largest hello accepted: a node serving thousands of names fits.
 const MAX_HELLO: usize = 1 << 20;

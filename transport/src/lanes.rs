@@ -275,6 +275,12 @@ impl Lanes {
         if self.queued() < self.limit { Poll::Ready(()) } else { Poll::Pending }
     }
 
+    /// Has `cx` woken with the senders waiting for room, at the next
+    /// [`wake_all`](Lanes::wake_all) whatever the queues hold.
+    pub fn wait(&self, cx: &mut Context<'_>) {
+        lock(&self.waiting).push(cx.waker().clone());
+    }
+
     /// Wakes every sender waiting for room.
     pub fn wake_all(&self) {
         let waiting = std::mem::take(&mut *lock(&self.waiting));

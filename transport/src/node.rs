@@ -276,6 +276,25 @@ impl Shared {
     }
 }
 
+/// Makes the first connection to `peer`, met through a ref: the sends
+/// waiting for it go on once it is made. If it cannot be, or another node
+/// answers at its address, the peer is retired: what waits fails with
+/// `NodeUnreachable`, and a ref read later to that node tries afresh.
+/// Unlike a lost peer, it is not dialed again and again: any node of the
+/// cluster can hand this node refs, and a ref to nowhere must cost one
+/// dial, not a reconnecting peer forever.
+async fn introduce(shared: Arc<Shared>, peer: Arc<Peer>) {
+    let failure = match shared.connect(peer.addr).await {
+        Ok(now) if Arc::ptr_eq(&now, &peer) => return peer.introduced(true),
+        Ok(now) => format!("node {} answers there", now.describe()),
+        Err(error) => error.to_string(),
+    };
+    tracing::warn!(node = %peer.describe(), error = %failure, "could not connect to the node of a ref");
+    shared.peers.remove_if(&peer.node, |_, p| Arc::ptr_eq(p, &peer));
+    peer.retire();
+    peer.introduced(false);
+}
+
 /// Closes `connection` once frames already on it have had time to arrive.
 fn close_later(connection: quinn::Connection) {
     tokio::spawn(async move {
@@ -354,6 +373,28 @@ impl Network for Node {
     fn link(&self, node: u64) -> Option<Arc<dyn Link>> {
         let peer = self.0.peers.get(&node)?.clone();
         Some(peer)
+    }
+
+    fn link_to(&self, node: u64, addr: SocketAddr) -> Arc<dyn Link> {
+        let shared = &self.0;
+        if let Some(peer) = shared.peer(node) {
+            return peer;
+        }
+        let mut made = false;
+        let peer = shared
+            .peers
+            .entry(node)
+            .or_insert_with(|| {
+                made = true;
+                let peer = Arc::new(Peer::introducing(node, addr, &shared.config, shared.counters.clone()));
+                tokio::spawn(expire_calls(peer.clone()));
+                peer
+            })
+            .clone();
+        if made {
+            tokio::spawn(introduce(shared.clone(), peer.clone()));
+        }
+        peer
     }
 
     fn resolve(&self, addr: SocketAddr, name: &str, service: u64, fingerprint: u64) -> Resolving {

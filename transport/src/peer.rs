@@ -49,6 +49,9 @@ pub(crate) struct Peer {
     /// Set when the node is gone for good (it restarted as another node, or
     /// this node shut down): nothing reconnects it any more.
     retired: AtomicBool,
+    /// Set while the first connection to a node met through a ref (from a
+    /// third node) is being made: sends wait for it instead of failing.
+    introducing: AtomicBool,
     /// Local actors watching actors of this node.
     watching: Watching,
     /// The node's counters.
@@ -75,9 +78,44 @@ impl Peer {
             current: Mutex::new(Current { connection: None, dialed: false }),
             generation: AtomicU64::new(0),
             retired: AtomicBool::new(false),
+            introducing: AtomicBool::new(false),
             watching: Watching::default(),
             counters,
         }
+    }
+
+    /// A peer for node `node`, met through a ref that says it listens at
+    /// `addr`, not connected yet: sends wait until
+    /// [`introduced`](Peer::introduced).
+    pub(crate) fn introducing(node: u64, addr: SocketAddr, config: &Config, counters: Arc<Counters>) -> Peer {
+        let peer = Peer::new(node, addr, config, counters);
+        peer.introducing.store(true, Ordering::Release);
+        peer
+    }
+
+    pub(crate) fn is_introducing(&self) -> bool {
+        self.introducing.load(Ordering::Acquire)
+    }
+
+    /// The first connection to an introduced peer is made (`connected`), or
+    /// could not be: the sends waiting for it go on, and the watches asked
+    /// meanwhile go out, or are told the node is lost.
+    pub(crate) fn introduced(&self, connected: bool) {
+        self.introducing.store(false, Ordering::Release);
+        self.lanes.wake_all();
+        if connected {
+            for target in self.watching.targets() {
+                self.ask(Change::Watch, target);
+            }
+        } else if !self.is_up() {
+            self.watching.node_lost(self.node, &self.describe());
+        }
+    }
+
+    /// Why a frame for this peer, which is down, is not queued: the peer
+    /// is being introduced (wait for room), or it is unreachable.
+    fn down(&self) -> Refusal {
+        if self.is_introducing() { Refusal::Full } else { Refusal::Down(self.unreachable()) }
     }
 
     /// How errors and logs name this node.
@@ -144,6 +182,7 @@ impl Peer {
     /// serve this peer.
     pub(crate) fn retire(&self) {
         self.retired.store(true, Ordering::Release);
+        self.introducing.store(false, Ordering::Release);
         self.generation.store(0, Ordering::Release);
         let connection = lock(&self.current).connection.take();
         if let Some(connection) = connection {
@@ -226,7 +265,7 @@ impl Peer {
         call: Option<(Instant, Completion)>,
     ) -> Result<(), Refusal> {
         if !self.is_up() {
-            return Err(Refusal::Down(self.unreachable()));
+            return Err(self.down());
         }
         let request = call.map(|(deadline, completion)| {
             let (id, sooner) = lock(&self.pending).insert(deadline, completion);
@@ -280,7 +319,7 @@ impl Link for Peer {
         if call.is_none() && frame.chain.is_empty() && frame.budget.is_none() {
             // A plain one-way request: no header made, no request id.
             if !self.is_up() {
-                return Err(Refusal::Down(self.unreachable()));
+                return Err(self.down());
             }
             let route = Route::to_actor(frame.target, frame.service, frame.fingerprint, frame.sender);
             let pushed = self.lanes.push_tell(lane, route, frame.method, frame.payload);
@@ -302,20 +341,30 @@ impl Link for Peer {
 
     fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
         if !self.is_up() {
-            return Poll::Ready(());
+            if !self.is_introducing() {
+                return Poll::Ready(());
+            }
+            self.lanes.wait(cx);
+            // Introduced between the look and the wait: go on.
+            return if self.is_introducing() && !self.is_up() { Poll::Pending } else { Poll::Ready(()) };
         }
         self.lanes.poll_room(cx)
     }
 
+    fn addr(&self) -> Option<SocketAddr> {
+        Some(self.addr)
+    }
+
     fn watch(&self, target: ActorId, watcher: Arc<dyn Watcher>) {
-        if !self.is_up() {
+        // Asked of the node once it is introduced (see `introduced`).
+        if !self.is_up() && !self.is_introducing() {
             let reason = ExitReason::NodeLost { node: self.describe() };
             return watcher.notify(Terminated { id: target, reason });
         }
         self.ask(self.watching.add(target.seq, watcher), target.seq);
         // A loss between the check above and the add would leave the
         // watcher behind the drain: look again.
-        if !self.is_up() {
+        if !self.is_up() && !self.is_introducing() {
             self.watching.node_lost(self.node, &self.describe());
         }
     }

@@ -64,6 +64,11 @@ impl Watching {
         Change::Unwatch
     }
 
+    /// The actors watched.
+    pub(crate) fn targets(&self) -> Vec<u64> {
+        lock(&self.by_target).keys().copied().collect()
+    }
+
     /// Actor `target` (of node `node`) is gone: tells its watchers. Returns
     /// how many there were.
     pub(crate) fn terminated(&self, node: u64, target: u64, reason: ExitReason) -> usize {

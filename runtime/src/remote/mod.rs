@@ -128,6 +128,12 @@ pub trait Link: Send + Sync + 'static {
     /// The other node's id.
     fn node(&self) -> u64;
 
+    /// Where the other node listens, if known: refs to its actors carry it,
+    /// so that nodes they are sent to can connect to it.
+    fn addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
     /// Queues `frame`: a call when `call` holds its deadline and completion
     /// (run exactly once, whatever happens), a one-way request otherwise.
     ///
@@ -170,6 +176,13 @@ pub trait Network: Send + Sync + 'static {
 
     /// The link to node `node`, if this node is connected to it.
     fn link(&self, node: u64) -> Option<Arc<dyn Link>>;
+
+    /// The link to node `node`, which listens at `addr` (a ref from a third
+    /// node said so): the one this node has, or a new one that connects.
+    /// Sends through a new link wait (as for room) until it is connected,
+    /// and fail with [`CallError::NodeUnreachable`] if it cannot be, or if
+    /// another node answers at `addr`.
+    fn link_to(&self, node: u64, addr: SocketAddr) -> Arc<dyn Link>;
 
     /// Connects to the node at `addr` (or reuses the connection) and asks it
     /// for the actor served as `name` for service `service` with this

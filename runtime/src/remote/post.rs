@@ -2,6 +2,7 @@
 //! call.
 
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -161,6 +162,10 @@ impl<P: Protocol> Post<P> for RemotePost<P> {
 
     fn system(&self) -> Option<&Arc<SystemShared>> {
         Some(&self.system)
+    }
+
+    fn node_addr(&self) -> Option<SocketAddr> {
+        self.link.addr()
     }
 
     fn closed_error(&self) -> CallError {
