@@ -32,6 +32,11 @@ struct Current {
     connection: Option<quinn::Connection>,
     /// Whether this node dialed it (and so reconnects when it is lost).
     dialed: bool,
+    /// Set while the first connection to a node met through a ref (from a
+    /// third node) is being made: sends wait for it instead of failing.
+    /// Only looked at while the peer is down, so it stays off the fields
+    /// every send reads.
+    introducing: bool,
 }
 
 pub(crate) struct Peer {
@@ -49,9 +54,6 @@ pub(crate) struct Peer {
     /// Set when the node is gone for good (it restarted as another node, or
     /// this node shut down): nothing reconnects it any more.
     retired: AtomicBool,
-    /// Set while the first connection to a node met through a ref (from a
-    /// third node) is being made: sends wait for it instead of failing.
-    introducing: AtomicBool,
     /// Local actors watching actors of this node.
     watching: Watching,
     /// The node's counters.
@@ -75,10 +77,9 @@ impl Peer {
             lanes: Lanes::new(config.lanes, config.queue_limit),
             pending: Mutex::new(Pending::new()),
             expiry: Notify::new(),
-            current: Mutex::new(Current { connection: None, dialed: false }),
+            current: Mutex::new(Current { connection: None, dialed: false, introducing: false }),
             generation: AtomicU64::new(0),
             retired: AtomicBool::new(false),
-            introducing: AtomicBool::new(false),
             watching: Watching::default(),
             counters,
         }
@@ -89,19 +90,19 @@ impl Peer {
     /// [`introduced`](Peer::introduced).
     pub(crate) fn introducing(node: u64, addr: SocketAddr, config: &Config, counters: Arc<Counters>) -> Peer {
         let peer = Peer::new(node, addr, config, counters);
-        peer.introducing.store(true, Ordering::Release);
+        lock(&peer.current).introducing = true;
         peer
     }
 
     pub(crate) fn is_introducing(&self) -> bool {
-        self.introducing.load(Ordering::Acquire)
+        lock(&self.current).introducing
     }
 
     /// The first connection to an introduced peer is made (`connected`), or
     /// could not be: the sends waiting for it go on, and the watches asked
     /// meanwhile go out, or are told the node is lost.
     pub(crate) fn introduced(&self, connected: bool) {
-        self.introducing.store(false, Ordering::Release);
+        lock(&self.current).introducing = false;
         self.lanes.wake_all();
         if connected {
             for target in self.watching.targets() {
@@ -182,7 +183,7 @@ impl Peer {
     /// serve this peer.
     pub(crate) fn retire(&self) {
         self.retired.store(true, Ordering::Release);
-        self.introducing.store(false, Ordering::Release);
+        lock(&self.current).introducing = false;
         self.generation.store(0, Ordering::Release);
         let connection = lock(&self.current).connection.take();
         if let Some(connection) = connection {
