@@ -183,9 +183,12 @@ impl Peer {
     /// serve this peer.
     pub(crate) fn retire(&self) {
         self.retired.store(true, Ordering::Release);
-        lock(&self.current).introducing = false;
         self.generation.store(0, Ordering::Release);
-        let connection = lock(&self.current).connection.take();
+        let connection = {
+            let mut current = lock(&self.current);
+            current.introducing = false;
+            current.connection.take()
+        };
         if let Some(connection) = connection {
             connection.close(0u32.into(), b"retired");
         }
