@@ -66,16 +66,15 @@ enum Kind {
     Reply = 7,
 }
 
-fn header(kind: Kind) -> [u8; HEADER_LEN] {
-    let mut header = [0; HEADER_LEN];
-    header[0] = kind as u8;
-    header
+/// The header's words: the kind in the first byte, the rest zero.
+fn header(kind: Kind) -> [u64; HEADER_LEN / 8] {
+    [u64::from(kind as u8), 0]
 }
 
 /// Appends a frame of `header` and a copy of `payload` to `out`, the
 /// header copied in as courier copies its compact headers
 /// (`frame::encode_fixed`).
-fn encode(header: &[u8; HEADER_LEN], payload: &[u8], out: &mut Vec<u8>) {
+fn encode(header: [u64; HEADER_LEN / 8], payload: &[u8], out: &mut Vec<u8>) {
     let appended = frame::encode_fixed(header, out, |out| {
         out.extend_from_slice(payload);
         Ok::<(), std::convert::Infallible>(())
@@ -208,7 +207,7 @@ async fn serve_oneway(connection: Connection) {
                 let mut ack = [0; PAYLOAD_LEN];
                 ack[..8].copy_from_slice(&count.to_le_bytes());
                 ack[8..16].copy_from_slice(&misordered.to_le_bytes());
-                encode(&header(Kind::Ack), &ack, &mut out);
+                encode(header(Kind::Ack), &ack, &mut out);
             }
         });
         let Ok(more) = more.await else { return };
@@ -239,7 +238,7 @@ async fn serve_echo(connection: Connection) {
     let mut out = Vec::with_capacity(WINDOW * FRAME_LEN);
     let pong = header(Kind::Pong);
     loop {
-        let Ok(more) = reader.next_batch(|frame| encode(&pong, frame.payload(), &mut out)).await else {
+        let Ok(more) = reader.next_batch(|frame| encode(pong, frame.payload(), &mut out)).await else {
             return;
         };
         if !out.is_empty() && flush(&mut send, &mut out).await.is_err() {
@@ -259,7 +258,7 @@ async fn serve_requests(connection: Connection) {
             let mut out = Vec::new();
             while let Ok(Some(frame)) = reader.next().await {
                 out.clear();
-                encode(&header(Kind::Reply), frame.payload(), &mut out);
+                encode(header(Kind::Reply), frame.payload(), &mut out);
                 if send.write_all(&out).await.is_err() {
                     return;
                 }
@@ -298,7 +297,7 @@ impl Client {
 async fn send_data(send: &mut SendStream, batch: &mut Vec<u8>, seqs: Range<u64>) {
     let data = header(Kind::Data);
     for seq in seqs {
-        encode(&data, &common::payload(seq), batch);
+        encode(data, &common::payload(seq), batch);
         if batch.len() >= BATCH {
             flush(send, batch).await.expect("write a batch");
         }
@@ -311,7 +310,7 @@ async fn send_data(send: &mut SendStream, batch: &mut Vec<u8>, seqs: Range<u64>)
 /// Asks for the count; returns (count, out of order).
 async fn sync(client: &Client, send: &mut SendStream, acks: &mut Option<FrameReader>) -> (u64, u64) {
     let mut out = Vec::new();
-    encode(&header(Kind::Sync), &[0; PAYLOAD_LEN], &mut out);
+    encode(header(Kind::Sync), &[0; PAYLOAD_LEN], &mut out);
     send.write_all(&out).await.expect("write a sync");
     let reader = match acks {
         Some(reader) => reader,
@@ -364,7 +363,7 @@ impl Pinger {
             let room = (self.echoed + WINDOW as u64).min(end) - self.sent;
             if room > 0 {
                 for seq in self.sent..self.sent + room {
-                    encode(&ping, &common::payload(seq), &mut self.batch);
+                    encode(ping, &common::payload(seq), &mut self.batch);
                 }
                 flush(&mut self.send, &mut self.batch).await.expect("write pings");
                 self.sent += room;
@@ -419,7 +418,7 @@ impl Requester {
 
     async fn call(&mut self, seq: u64) {
         self.out.clear();
-        encode(&header(Kind::Request), &common::payload(seq), &mut self.out);
+        encode(header(Kind::Request), &common::payload(seq), &mut self.out);
         self.send.write_all(&self.out).await.expect("write a request");
         let reply = self.reader.next().await.expect("read a reply").expect("a reply before the stream ends");
         assert!(

@@ -17,7 +17,7 @@
 
 use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
-use rkyv::rancor::{Error, Fallible};
+use rkyv::rancor::{Error, Fallible, Strategy};
 use rkyv::ser::Serializer;
 use rkyv::ser::allocator::ArenaHandle;
 use rkyv::ser::sharing::Share;
@@ -60,10 +60,13 @@ where
 {
     fn encode(&self, archiver: &mut Archiver, out: &mut Vec<u8>) -> Result<(), CallError> {
         let mut serializer = Serializer::new(Appending::new(out), archiver.arena(), Share::new());
-        rkyv::api::serialize_using::<_, Error>(self, &mut serializer).map_err(|error| CallError::Protocol {
-            detail: format!("a `{}` could not be written: {error}", short_type_name::<T>()),
-        })?;
-        Ok(())
+        // What `rkyv::api::serialize_using` does, but with the root
+        // resolved in place (see `Appending::resolve_root`).
+        self.serialize(Strategy::<_, Error>::wrap(&mut serializer))
+            .and_then(|resolver| serializer.writer.resolve_root::<T, Error>(self, resolver))
+            .map_err(|error| CallError::Protocol {
+                detail: format!("a `{}` could not be written: {error}", short_type_name::<T>()),
+            })
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CallError> {

@@ -8,10 +8,6 @@ use crate::inbound;
 use crate::node::Shared;
 use crate::peer::Peer;
 
-/// The smallest and largest buffer a lane is given for its next batch.
-const MIN_BATCH: usize = 4 << 10;
-const MAX_BATCH: usize = 1 << 20;
-
 /// Starts serving `connection` for `peer`. Writers only when it carries the
 /// peer's traffic (`writes`); readers always, so that frames sent on a
 /// connection that lost to another still arrive.
@@ -38,7 +34,7 @@ pub(crate) fn start(
 /// this connection carries the peer's traffic.
 async fn write_lane(peer: Arc<Peer>, connection: quinn::Connection, lane: usize, generation: u64) {
     let Ok(mut stream) = connection.open_uni().await else { return };
-    let mut batch = Vec::with_capacity(MIN_BATCH);
+    let mut batch = Vec::new();
     while peer.is_current(generation) {
         peer.lanes.take(lane, &mut batch).await;
         if !peer.is_current(generation) {
@@ -48,11 +44,8 @@ async fn write_lane(peer: Arc<Peer>, connection: quinn::Connection, lane: usize,
             break;
         }
         let len = batch.len();
-        // quinn takes the batch as it is (no copy); the lane gets a fresh
-        // buffer as large as this batch on the next take, so that senders
-        // do not grow it step by step.
-        let next = Vec::with_capacity(len.clamp(MIN_BATCH, MAX_BATCH));
-        let written = stream.write_chunk(std::mem::replace(&mut batch, next).into()).await;
+        // quinn takes the batch as it is (no copy).
+        let written = stream.write_chunk(std::mem::take(&mut batch).into()).await;
         peer.lanes.written(len);
         if written.is_err() {
             break;

@@ -400,14 +400,6 @@ impl Envelope {
     }
 }
 
-/// The 12 bytes after a target's tag and padding, for an actor: 4 zero bytes
-/// (the actor's `u64` is aligned to 8), then the sequence number.
-fn pad_front(seq: [u8; 8]) -> [u8; 12] {
-    let mut fields = [0; 12];
-    fields[4..].copy_from_slice(&seq);
-    fields
-}
-
 /// Appends the frame of `header` and an already-archived `payload` to `out`.
 /// `scratch` holds the chain's archive on the way, when there is one; a
 /// writer keeps one and passes it to every call, so framing allocates
@@ -433,17 +425,17 @@ pub fn write_with<E: From<EnvelopeError>>(
     scratch: &mut AlignedVec,
     payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let (tag, target, name): (u8, [u8; 12], &[u8]) = match &header.target {
-        Target::Node => (0, [0; 12], &[]),
-        Target::Actor(seq) => (1, pad_front(seq.to_le_bytes()), &[]),
+    // The target as its tag (at `TARGET_AT`), the `u32` after the tag's
+    // padding (a name's offset, counted from `NAME_AT`) and the `u64` after
+    // that (an actor's sequence number, or a name's length).
+    let (tag, after_tag, last, name): (u8, u32, u64, &[u8]) = match &header.target {
+        Target::Node => (0, 0, 0, &[]),
+        Target::Actor(seq) => (1, 0, *seq, &[]),
         Target::Name(name) => {
             let Ok(len) = u32::try_from(name.len()) else {
                 return Err(EnvelopeError::Write("a target name over 4 GiB".into()).into());
             };
-            let mut fields = [0; 12];
-            fields[..4].copy_from_slice(&((FIXED_HEADER_LEN - NAME_AT) as u32).to_le_bytes());
-            fields[4..8].copy_from_slice(&len.to_le_bytes());
-            (2, fields, name.as_bytes())
+            (2, (FIXED_HEADER_LEN - NAME_AT) as u32, u64::from(len), name.as_bytes())
         }
     };
     let sender = match header.sender {
@@ -456,24 +448,28 @@ pub fn write_with<E: From<EnvelopeError>>(
     if !header.chain.is_empty() {
         flags |= HAS_CHAIN;
     }
-    let mut fixed = [0u8; FIXED_HEADER_LEN];
-    fixed[0] = header.kind as u8;
-    fixed[1] = flags;
-    fixed[4..8].copy_from_slice(&header.method.to_le_bytes());
-    fixed[8..16].copy_from_slice(&header.request.to_le_bytes());
-    fixed[TARGET_AT] = tag;
-    fixed[TARGET_AT + 4..TARGET_AT + 16].copy_from_slice(&target);
-    for (at, value) in
-        [(32, header.service), (40, header.fingerprint), (48, sender.node), (56, sender.seq), (64, budget)]
-    {
-        fixed[at..at + 8].copy_from_slice(&value.to_le_bytes());
-    }
+    // Made of words, not written a byte at a time into an array: see
+    // `frame::encode_fixed`.
+    const _: () = assert!(TARGET_AT == 16 && NAME_AT == 20 && FIXED_HEADER_LEN == 72);
+    let fixed: [u64; FIXED_HEADER_LEN / 8] = [
+        u64::from(header.kind as u8) | u64::from(flags) << 8 | u64::from(header.method) << 32,
+        header.request,
+        u64::from(tag) | u64::from(after_tag) << 32,
+        last,
+        header.service,
+        header.fingerprint,
+        sender.node,
+        sender.seq,
+        budget,
+    ];
     if name.is_empty() && header.chain.is_empty() {
         // Every frame but lookups, calls by name and nested calls.
-        return frame::encode_fixed(&fixed, out, payload);
+        return frame::encode_fixed(fixed, out, payload);
     }
     let mut whole = Vec::with_capacity(FIXED_HEADER_LEN + name.len());
-    whole.extend_from_slice(&fixed);
+    for word in fixed {
+        whole.extend_from_slice(&word.to_le_bytes());
+    }
     whole.extend_from_slice(name);
     if !header.chain.is_empty() {
         let mut buffer = std::mem::take(scratch);

@@ -197,35 +197,42 @@ pub fn encode_with<E>(
     Ok(())
 }
 
-/// As [`encode_with`], for a header whose length `H` is known when
-/// compiling (the fixed part of a full header, a compact header): the
-/// prefix, the header and the padding after it go in as copies of
-/// constant sizes, which compile to a few moves, instead of copies whose
-/// length is only known at run time. Senders write one frame per message,
-/// most of them with a 16-byte compact header.
+/// As [`encode_with`], for a header of `W` little-endian words, a length
+/// known when compiling (the fixed part of a full header, a compact
+/// header): the prefix, the header and the padding after it go in as
+/// copies of constant sizes, which compile to a few moves, instead of
+/// copies whose length is only known at run time. Senders write one frame
+/// per message, most of them with a 16-byte compact header.
+///
+/// Words rather than bytes because a header built a byte or a field at a
+/// time in an array, then copied in 16 bytes at a time, makes the
+/// processor wait for the narrow stores to land before the wide load can
+/// read them (store forwarding fails); words go from registers to the
+/// buffer. Measured: a third of this function's time with an array.
 ///
 /// # Panics
 ///
 /// As [`encode`].
 #[inline]
-pub fn encode_fixed<const H: usize, E>(
-    header: &[u8; H],
+pub fn encode_fixed<const W: usize, E>(
+    header: [u64; W],
     out: &mut Vec<u8>,
     payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
+    let len = W * 8;
     let start = out.len();
-    let offset = payload_offset(H);
+    let offset = payload_offset(len);
     out.reserve(PREFIX_LEN + offset + 64);
     let frame = Unfinished { out, start, done: false };
-    let mut prefix = [0; PREFIX_LEN];
-    prefix[4..].copy_from_slice(&header_len(H).to_le_bytes());
-    frame.out.extend_from_slice(&prefix);
-    frame.out.extend_from_slice(header);
-    if offset > H {
-        frame.out.extend_from_slice(&[0; ALIGN][..offset - H]);
+    frame.out.extend_from_slice(&(u64::from(header_len(len)) << 32).to_le_bytes());
+    for word in header {
+        frame.out.extend_from_slice(&word.to_le_bytes());
+    }
+    if offset > len {
+        frame.out.extend_from_slice(&[0; ALIGN][..offset - len]);
     }
     payload(frame.out)?;
-    frame.seal(H, offset);
+    frame.seal(len, offset);
     Ok(())
 }
 
@@ -598,16 +605,17 @@ mod tests {
     /// that fails leaves nothing.
     #[test]
     fn a_fixed_size_header_writes_the_same_bytes() {
-        fn both<const H: usize>(header: &[u8; H], payload: &[u8]) {
+        fn both<const W: usize>(words: [u64; W], payload: &[u8]) {
+            let header: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
             let (mut fixed, mut any) = (b"before".to_vec(), b"before".to_vec());
             let write = |out: &mut Vec<u8>| {
                 out.extend_from_slice(payload);
                 Ok::<(), ()>(())
             };
-            encode_fixed(header, &mut fixed, write).expect("written");
-            encode_with(header, &mut any, write).expect("written");
-            assert_eq!(fixed, any, "a {H}-byte header, a {}-byte payload", payload.len());
-            let failed = encode_fixed(header, &mut fixed, |out| {
+            encode_fixed(words, &mut fixed, write).expect("written");
+            encode_with(&header, &mut any, write).expect("written");
+            assert_eq!(fixed, any, "a {}-byte header, a {}-byte payload", header.len(), payload.len());
+            let failed = encode_fixed(words, &mut fixed, |out| {
                 out.extend_from_slice(b"half");
                 Err("could not write")
             });
@@ -615,9 +623,9 @@ mod tests {
             assert_eq!(fixed, any, "nothing of the failed frame is left");
         }
         for payload in [&b""[..], b"payload", &[7; 40]] {
-            both(&[1; 16], payload);
-            both(&[2; 24], payload);
-            both(&[3; 72], payload);
+            both([0x0101_0101_0101_0101; 2], payload);
+            both([0x0202_0202_0202_0202; 3], payload);
+            both([0x0304_0506_0708_090a; 9], payload);
         }
     }
 

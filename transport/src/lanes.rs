@@ -32,6 +32,11 @@ use crate::envelope::{self, EnvelopeError, Header, Kind, Route, StreamRoute};
 /// Bytes queued over all lanes before senders must wait: 4 MiB.
 pub const DEFAULT_QUEUE_LIMIT: usize = 4 << 20;
 
+/// The least and most room a lane's buffer is given when a sender finds it
+/// taken.
+const MIN_BATCH: usize = 4 << 10;
+const MAX_BATCH: usize = 1 << 20;
+
 /// The lane of the pair (`sender`, `target`), out of `lanes`.
 pub fn lane_of(sender: Option<ActorId>, target: u64, lanes: usize) -> usize {
     let sender = sender.map_or(0, |s| s.node.rotate_left(29) ^ s.seq);
@@ -70,6 +75,9 @@ struct Queue {
     /// get a compact header. Forgotten whenever `frames` is taken, so that
     /// every batch starts with a full header, whichever stream carries it.
     route: StreamRoute,
+    /// The room `frames` gets when a sender finds it taken: as much as the
+    /// last batch held, so that senders do not grow it step by step.
+    next_room: usize,
 }
 
 /// Why a frame was not queued.
@@ -178,6 +186,13 @@ impl Lanes {
         let lane = self.lane(lane);
         let mut queue = lock(&lane.queue);
         let was_empty = queue.frames.is_empty();
+        if queue.frames.capacity() == 0 {
+            // Allocated here, on the sender's thread, rather than by the
+            // writer: the sender's writes then go to memory its own core
+            // holds, not to lines the writer's core must give up first.
+            let room = queue.next_room.clamp(MIN_BATCH, MAX_BATCH);
+            queue.frames.reserve(room);
+        }
         let before = queue.frames.len();
         write(&mut queue)?;
         queue.unpublished += queue.frames.len() - before;
@@ -194,7 +209,7 @@ impl Lanes {
         Ok(())
     }
 
-    /// Swaps `lane`'s queued frames into `batch` (which must be empty), or
+    /// Takes `lane`'s queued frames into `batch` (which must be empty), or
     /// waits until there are some. The bytes stay counted until
     /// [`written`](Lanes::written).
     pub async fn take(&self, lane: usize, batch: &mut Vec<u8>) {
@@ -205,7 +220,8 @@ impl Lanes {
                 let mut queue = lock(&lane.queue);
                 if !queue.frames.is_empty() {
                     self.queued.fetch_add(std::mem::take(&mut queue.unpublished), Ordering::AcqRel);
-                    std::mem::swap(&mut queue.frames, batch);
+                    queue.next_room = queue.frames.len();
+                    *batch = std::mem::take(&mut queue.frames);
                     queue.route.forget();
                     return;
                 }

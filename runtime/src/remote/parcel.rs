@@ -169,6 +169,13 @@ impl<P: Protocol> Parcel<P> {
     }
 
     /// Checks and decodes request `at`, as a request queued alone was.
+    ///
+    /// Inlined, with [`take_front`](Parcel::take_front), into the loop that
+    /// runs the requests: called, each returned the request through a copy
+    /// of its own, and each copy waited for the one before to land (a
+    /// quarter of the actor's time per request, measured on the remote
+    /// one-way bench).
+    #[inline(always)]
     fn decode(&self, at: usize) -> Result<P, CallError> {
         let item = &self.items[at];
         let Some(codec) = P::CODEC else {
@@ -192,6 +199,7 @@ impl<P: Protocol> Parcel<P> {
     }
 
     /// Takes the next request out, decoded, with its origin.
+    #[inline(always)]
     fn take_front(&mut self) -> Option<(Result<P, CallError>, Origin)> {
         let origin = self.items.get(self.handed)?.origin();
         let request = self.front.take().unwrap_or_else(|| self.decode(self.handed));

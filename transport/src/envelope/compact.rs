@@ -212,17 +212,12 @@ fn write_compact<E>(
     out: &mut Vec<u8>,
     payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut head = [0u8; COMPACT_HEADER_LEN];
-    head[0] = kind as u8;
-    head[1] = COMPACT;
-    head[4..8].copy_from_slice(&method.to_le_bytes());
-    head[8..16].copy_from_slice(&request.to_le_bytes());
-    let Some(budget) = budget else { return frame::encode_fixed(&head, out, payload) };
-    head[1] |= HAS_BUDGET;
-    let mut with_budget = [0u8; COMPACT_HEADER_LEN + 8];
-    with_budget[..COMPACT_HEADER_LEN].copy_from_slice(&head);
-    with_budget[COMPACT_HEADER_LEN..].copy_from_slice(&budget.to_le_bytes());
-    frame::encode_fixed(&with_budget, out, payload)
+    // Made of words, not written a byte at a time into an array: see
+    // `frame::encode_fixed`.
+    const _: () = assert!(COMPACT_HEADER_LEN == 16);
+    let first = u64::from(kind as u8) | u64::from(COMPACT) << 8 | u64::from(method) << 32;
+    let Some(budget) = budget else { return frame::encode_fixed([first, request], out, payload) };
+    frame::encode_fixed([first | u64::from(HAS_BUDGET) << 8, request, budget], out, payload)
 }
 
 /// Checks `bytes` (a header at a 16-byte-aligned address whose flags say
