@@ -5,7 +5,7 @@
 //! (sender, target) pair is hashed onto one lane, so frames of one pair keep
 //! their order while pairs on other lanes do not wait behind them. Senders
 //! append whole frames to their lane's buffer (the payload archived in
-//! place); the lane's writer swaps the buffer out and writes it in one go,
+//! place); the lane's writer takes the buffer and writes it in one go,
 //! so frames queued while the previous write ran leave together (batching
 //! that costs nothing when idle). A writer woken by an actor's first frame
 //! is woken once that actor's task gives up its thread, so that what the
@@ -187,9 +187,9 @@ impl Lanes {
         let mut queue = lock(&lane.queue);
         let was_empty = queue.frames.is_empty();
         if queue.frames.capacity() == 0 {
-            // Allocated here, on the sender's thread, rather than by the
-            // writer: the sender's writes then go to memory its own core
-            // holds, not to lines the writer's core must give up first.
+            // Allocated here, by the sender's thread, rather than by the
+            // writer's: from memory its own allocator recycles, which its
+            // core is the likelier to hold in cache.
             let room = queue.next_room.clamp(MIN_BATCH, MAX_BATCH);
             queue.frames.reserve(room);
         }
