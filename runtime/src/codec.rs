@@ -224,7 +224,12 @@ mod tests {
     }
 
     fn sample() -> Sample {
-        Sample { tag: 7, seq: 0x0102_0304_0506_0708, name: "a name longer than inline".into(), points: vec![(1, 2), (3, 4)] }
+        Sample {
+            tag: 7,
+            seq: 0x0102_0304_0506_0708,
+            name: "a name longer than inline".into(),
+            points: vec![(1, 2), (3, 4)],
+        }
     }
 
     /// The archive appended at `at` bytes into a buffer, read back from a
