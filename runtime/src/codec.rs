@@ -131,14 +131,19 @@ impl Appending<'_> {
     /// it waits for the stores to land: measured, half of archiving a small
     /// request. Where the end of the buffer is not at an address aligned
     /// for the archive, rkyv's way is taken.
-    pub(crate) fn resolve_root<T: Archive, E>(&mut self, value: &T, resolver: T::Resolver) -> Result<(), E> {
+    ///
+    /// # Safety
+    ///
+    /// As rkyv's `resolve_aligned`: `resolver` must come from serializing
+    /// `value` into this writer.
+    pub(crate) unsafe fn resolve_root<T: Archive, E>(&mut self, value: &T, resolver: T::Resolver) -> Result<(), E> {
         let pos = self.align_for::<T::Archived>()?;
         let size = size_of::<T::Archived>();
         self.out.reserve(size);
         let end = self.out.spare_capacity_mut().as_mut_ptr().cast::<T::Archived>();
         if !end.is_aligned() {
-            // SAFETY: `resolver` is `value`'s (the caller's promise), and
-            // the position is aligned for the archive (`align_for`).
+            // SAFETY: `resolver` is `value`'s (this function's contract),
+            // and the position is aligned for the archive (`align_for`).
             unsafe { self.resolve_aligned(value, resolver)? };
             return Ok(());
         }

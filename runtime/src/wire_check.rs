@@ -63,7 +63,9 @@ where
         // What `rkyv::api::serialize_using` does, but with the root
         // resolved in place (see `Appending::resolve_root`).
         self.serialize(Strategy::<_, Error>::wrap(&mut serializer))
-            .and_then(|resolver| serializer.writer.resolve_root::<T, Error>(self, resolver))
+            // SAFETY: the resolver comes from serializing `self` into this
+            // serializer's writer, just above.
+            .and_then(|resolver| unsafe { serializer.writer.resolve_root::<T, Error>(self, resolver) })
             .map_err(|error| CallError::Protocol {
                 detail: format!("a `{}` could not be written: {error}", short_type_name::<T>()),
             })
