@@ -98,6 +98,15 @@ fn certs(test: &str) -> PathBuf {
     nodes::certs("remote-third-node", test)
 }
 
+/// Has an actor on `system` watch `target`; its notices arrive on the
+/// receiver.
+async fn watch_from(system: &System, target: &TallyRef) -> UnboundedReceiver<Terminated> {
+    let (notices, received) = unbounded_channel();
+    let monitor: MonitorRef = system.spawn(Watcher(notices)).into();
+    monitor.watch(target.clone()).await.expect("watching");
+    received
+}
+
 async fn next(received: &mut UnboundedReceiver<Terminated>) -> Terminated {
     timeout(BOUND, received.recv()).await.expect("a notice in time").expect("the watcher is alive")
 }
@@ -129,9 +138,7 @@ async fn a_ref_from_a_third_node_is_called_told_and_watched_where_its_actor_live
     assert_eq!(timeout(BOUND, tally.add(0)).await.expect("in time"), Ok(12), "the tells came before, in order");
     assert_eq!(c.network_stats().expect("a node").connections, 2, "C connected to B itself");
 
-    let (notices, mut received) = unbounded_channel();
-    let monitor: MonitorRef = c.spawn(Watcher(notices)).into();
-    monitor.watch(tally.clone()).await.expect("watching");
+    let mut received = watch_from(&c, &tally).await;
     tally.quit().await.expect("quits");
     assert_eq!(next(&mut received).await, Terminated { id: tally.actor_id(), reason: ExitReason::Stopped });
 
@@ -145,9 +152,7 @@ async fn a_watch_asked_before_the_third_node_is_reached_is_kept() {
     let (a, b, c, tally) = three("early-watch").await;
     // Watched before anything was sent: the watch waits for the
     // connection the ref asked for.
-    let (notices, mut received) = unbounded_channel();
-    let monitor: MonitorRef = c.spawn(Watcher(notices)).into();
-    monitor.watch(tally.clone()).await.expect("watching");
+    let mut received = watch_from(&c, &tally).await;
     assert_eq!(timeout(BOUND, tally.add(1)).await.expect("in time"), Ok(1));
     tally.quit().await.expect("quits");
     assert_eq!(next(&mut received).await, Terminated { id: tally.actor_id(), reason: ExitReason::Stopped });
@@ -164,9 +169,7 @@ async fn a_ref_to_a_node_that_is_gone_fails_with_node_unreachable() {
     let called = timeout(BOUND, tally.add(1)).await.expect("in time");
     assert!(matches!(called, Err(CallError::NodeUnreachable { .. })), "{called:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "failed when the connection failed, not at a timeout");
-    let (notices, mut received) = unbounded_channel();
-    let monitor: MonitorRef = c.spawn(Watcher(notices)).into();
-    monitor.watch(tally.clone()).await.expect("watching");
+    let mut received = watch_from(&c, &tally).await;
     let notice = next(&mut received).await;
     assert!(matches!(notice.reason, ExitReason::NodeLost { .. }), "{notice:?}");
     for system in [c, a] {
