@@ -176,3 +176,31 @@ async fn a_ref_to_a_node_that_is_gone_fails_with_node_unreachable() {
         system.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refs_to_a_node_that_cannot_be_reached_cost_one_dial() {
+    let dir = certs("unreachable");
+    let (a, b, c) = (node(&dir, "a"), node(&dir, "b"), node(&dir, "c"));
+    let directory: DirectoryRef = a.spawn(Names::default()).into();
+    a.serve("directory", &directory).expect("a free name");
+    let on_b: DirectoryRef = timeout(BOUND, b.remote(addr(&a), "directory")).await.expect("in time").expect("found");
+    let tally: TallyRef = b.spawn(Total::default()).into();
+    on_b.register("tally".into(), tally).await.expect("registered");
+    // B is gone before C reads a ref to it.
+    b.shutdown().await;
+    let on_c: DirectoryRef = timeout(BOUND, c.remote(addr(&a), "directory")).await.expect("in time").expect("found");
+    for _ in 0..5 {
+        let found = timeout(BOUND, on_c.lookup("tally".into())).await.expect("in time").expect("answered");
+        let tally = found.expect("registered on A");
+        let called = timeout(BOUND, tally.add(1)).await.expect("in time");
+        assert!(matches!(called, Err(CallError::NodeUnreachable { .. })), "{called:?}");
+        let mut received = watch_from(&c, &tally).await;
+        let notice = next(&mut received).await;
+        assert!(matches!(notice.reason, ExitReason::NodeLost { .. }), "{notice:?}");
+    }
+    let stats = c.network_stats().expect("a node");
+    assert_eq!(stats.failed_introductions, 1, "one dial for five refs: {stats:?}");
+    for system in [c, a] {
+        system.shutdown().await;
+    }
+}

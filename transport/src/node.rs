@@ -31,6 +31,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// open, so frames already on it arrive.
 const SUPERSEDED_GRACE: Duration = Duration::from_secs(2);
 
+/// How long the node of a ref that could not be reached is taken as
+/// unreachable, without another dial, when more refs to it are read.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(5);
+
 /// Settings of a node's transport.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -59,6 +63,10 @@ pub(crate) struct Shared {
     by_addr: DashMap<SocketAddr, u64>,
     /// One dial at a time per address.
     dialing: DashMap<SocketAddr, Arc<tokio::sync::Mutex<()>>>,
+    /// Nodes met through refs that could not be reached, with when that was
+    /// found: refs read meanwhile link to the retired peer, which fails
+    /// their sends at once, instead of dialing the node again per ref.
+    unreachable: DashMap<u64, (Arc<Peer>, Instant)>,
     next_generation: AtomicU64,
     closed: AtomicBool,
 }
@@ -87,6 +95,7 @@ impl Shared {
             peers: DashMap::new(),
             by_addr: DashMap::new(),
             dialing: DashMap::new(),
+            unreachable: DashMap::new(),
             next_generation: AtomicU64::new(1),
             closed: AtomicBool::new(false),
         }))
@@ -108,6 +117,23 @@ impl Shared {
     /// The peer of node `node`, if this node has met it.
     pub(crate) fn peer(&self, node: u64) -> Option<Arc<Peer>> {
         self.peers.get(&node).map(|peer| peer.clone())
+    }
+
+    /// Retires `peer`, which cannot be reached, and keeps it for
+    /// [`UNREACHABLE_FOR`] in place of a new peer for refs to its node
+    /// (see [`Network::link_to`]); entries kept longer are let go here.
+    fn forget_unreachable(&self, peer: &Arc<Peer>) {
+        self.peers.remove_if(&peer.node, |_, p| Arc::ptr_eq(p, peer));
+        peer.retire();
+        let now = Instant::now();
+        self.unreachable.retain(|_, (_, since)| now.duration_since(*since) < UNREACHABLE_FOR);
+        self.unreachable.insert(peer.node, (peer.clone(), now));
+    }
+
+    /// The retired peer of `node`, if it was found unreachable lately.
+    fn lately_unreachable(&self, node: u64) -> Option<Arc<Peer>> {
+        let (peer, since) = &*self.unreachable.get(&node)?;
+        (since.elapsed() < UNREACHABLE_FOR).then(|| peer.clone())
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -290,8 +316,8 @@ async fn introduce(shared: Arc<Shared>, peer: Arc<Peer>) {
         Err(error) => error.to_string(),
     };
     tracing::warn!(node = %peer.describe(), error = %failure, "could not connect to the node of a ref");
-    shared.peers.remove_if(&peer.node, |_, p| Arc::ptr_eq(p, &peer));
-    peer.retire();
+    Counters::bump(&shared.counters.failed_introductions);
+    shared.forget_unreachable(&peer);
     peer.introduced(false);
 }
 
@@ -318,8 +344,7 @@ async fn reconnect(shared: Weak<Shared>, peer: Arc<Peer>) {
             Ok(now) if Arc::ptr_eq(&now, &peer) => return,
             Ok(now) => {
                 tracing::info!(old = %peer.describe(), new = %now.describe(), "the node restarted as another node");
-                shared.peers.remove_if(&peer.node, |_, p| Arc::ptr_eq(p, &peer));
-                peer.retire();
+                shared.forget_unreachable(&peer);
                 return;
             }
             Err(error) => {
@@ -379,6 +404,9 @@ impl Network for Node {
         let shared = &self.0;
         if let Some(peer) = shared.peer(node) {
             return peer;
+        }
+        if let Some(retired) = shared.lately_unreachable(node) {
+            return retired;
         }
         let mut made = false;
         let peer = shared

@@ -15,6 +15,7 @@ pub(crate) struct Counters {
     pub(crate) unknown_targets: AtomicU64,
     pub(crate) invalid_payloads: AtomicU64,
     pub(crate) stray_replies: AtomicU64,
+    pub(crate) failed_introductions: AtomicU64,
 }
 
 impl Counters {
@@ -29,6 +30,7 @@ impl Counters {
         stats.unknown_targets = read(&self.unknown_targets);
         stats.invalid_payloads = read(&self.invalid_payloads);
         stats.stray_replies = read(&self.stray_replies);
+        stats.failed_introductions = read(&self.failed_introductions);
         stats
     }
 

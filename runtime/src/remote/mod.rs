@@ -227,6 +227,10 @@ pub struct NetworkStats {
     /// and notices of an actor's end that nobody here watches any more (an
     /// unwatch crossed the notice).
     pub stray_replies: u64,
+    /// Dials to the node of a ref read here that failed: that node is then
+    /// taken as unreachable for a few seconds, and refs to it read
+    /// meanwhile fail their calls at once instead of dialing it again.
+    pub failed_introductions: u64,
 }
 
 /// Where bytes being decoded came from: the system reading them, and the
