@@ -111,9 +111,9 @@ async fn next(received: &mut UnboundedReceiver<Terminated>) -> Terminated {
     timeout(BOUND, received.recv()).await.expect("a notice in time").expect("the watcher is alive")
 }
 
-/// Nodes A, B and C; B registers a fresh tally on A's directory as
-/// "tally", which C looks up. C has not met B when it gets the ref.
-async fn three(test: &str) -> (System, System, System, TallyRef) {
+/// Nodes A, B and C for `test`; B has registered a fresh tally on A's
+/// directory as "tally". C has met neither.
+async fn registered(test: &str) -> (System, System, System) {
     let dir = certs(test);
     let (a, b, c) = (node(&dir, "a"), node(&dir, "b"), node(&dir, "c"));
     let directory: DirectoryRef = a.spawn(Names::default()).into();
@@ -121,6 +121,13 @@ async fn three(test: &str) -> (System, System, System, TallyRef) {
     let on_b: DirectoryRef = timeout(BOUND, b.remote(addr(&a), "directory")).await.expect("in time").expect("found");
     let tally: TallyRef = b.spawn(Total::default()).into();
     on_b.register("tally".into(), tally).await.expect("registered");
+    (a, b, c)
+}
+
+/// Nodes A, B and C; B registers a fresh tally on A's directory as
+/// "tally", which C looks up. C has not met B when it gets the ref.
+async fn three(test: &str) -> (System, System, System, TallyRef) {
+    let (a, b, c) = registered(test).await;
     let on_c: DirectoryRef = timeout(BOUND, c.remote(addr(&a), "directory")).await.expect("in time").expect("found");
     assert_eq!(c.network_stats().expect("a node").connections, 1, "C has met A only");
     let found = timeout(BOUND, on_c.lookup("tally".into())).await.expect("in time").expect("answered");
@@ -179,13 +186,7 @@ async fn a_ref_to_a_node_that_is_gone_fails_with_node_unreachable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refs_to_a_node_that_cannot_be_reached_cost_one_dial() {
-    let dir = certs("unreachable");
-    let (a, b, c) = (node(&dir, "a"), node(&dir, "b"), node(&dir, "c"));
-    let directory: DirectoryRef = a.spawn(Names::default()).into();
-    a.serve("directory", &directory).expect("a free name");
-    let on_b: DirectoryRef = timeout(BOUND, b.remote(addr(&a), "directory")).await.expect("in time").expect("found");
-    let tally: TallyRef = b.spawn(Total::default()).into();
-    on_b.register("tally".into(), tally).await.expect("registered");
+    let (a, b, c) = registered("unreachable").await;
     // B is gone before C reads a ref to it.
     b.shutdown().await;
     let on_c: DirectoryRef = timeout(BOUND, c.remote(addr(&a), "directory")).await.expect("in time").expect("found");
