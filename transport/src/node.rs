@@ -63,9 +63,10 @@ pub(crate) struct Shared {
     by_addr: DashMap<SocketAddr, u64>,
     /// One dial at a time per address.
     dialing: DashMap<SocketAddr, Arc<tokio::sync::Mutex<()>>>,
-    /// Nodes met through refs that could not be reached, with when that was
-    /// found: refs read meanwhile link to the retired peer, which fails
-    /// their sends at once, instead of dialing the node again per ref.
+    /// Nodes met through refs that could not be reached, and the old ids of
+    /// nodes that restarted as others, with when that was found: refs to
+    /// them read within [`UNREACHABLE_FOR`] link to the retired peer, which
+    /// fails their sends at once, instead of dialing the node per ref.
     unreachable: DashMap<u64, (Arc<Peer>, Instant)>,
     next_generation: AtomicU64,
     closed: AtomicBool,
@@ -122,7 +123,7 @@ impl Shared {
     /// Retires `peer`, which cannot be reached, and keeps it for
     /// [`UNREACHABLE_FOR`] in place of a new peer for refs to its node
     /// (see [`Network::link_to`]); entries kept longer are let go here.
-    fn forget_unreachable(&self, peer: &Arc<Peer>) {
+    fn retire_unreachable(&self, peer: &Arc<Peer>) {
         self.peers.remove_if(&peer.node, |_, p| Arc::ptr_eq(p, peer));
         peer.retire();
         let now = Instant::now();
@@ -130,10 +131,17 @@ impl Shared {
         self.unreachable.insert(peer.node, (peer.clone(), now));
     }
 
-    /// The retired peer of `node`, if it was found unreachable lately.
+    /// The retired peer of `node`, if it was found unreachable lately; an
+    /// older entry is let go.
     fn lately_unreachable(&self, node: u64) -> Option<Arc<Peer>> {
-        let (peer, since) = &*self.unreachable.get(&node)?;
-        (since.elapsed() < UNREACHABLE_FOR).then(|| peer.clone())
+        let recent = {
+            let (peer, since) = &*self.unreachable.get(&node)?;
+            (since.elapsed() < UNREACHABLE_FOR).then(|| peer.clone())
+        };
+        if recent.is_none() {
+            self.unreachable.remove_if(&node, |_, (_, since)| since.elapsed() >= UNREACHABLE_FOR);
+        }
+        recent
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -305,10 +313,11 @@ impl Shared {
 /// Makes the first connection to `peer`, met through a ref: the sends
 /// waiting for it go on once it is made. If it cannot be, or another node
 /// answers at its address, the peer is retired: what waits fails with
-/// `NodeUnreachable`, and a ref read later to that node tries afresh.
+/// `NodeUnreachable`, refs to that node read within [`UNREACHABLE_FOR`]
+/// fail the same way at once, and a ref read after that tries afresh.
 /// Unlike a lost peer, it is not dialed again and again: any node of the
-/// cluster can hand this node refs, and a ref to nowhere must cost one
-/// dial, not a reconnecting peer forever.
+/// cluster can hand this node refs, and refs to nowhere must cost one
+/// dial, not a reconnecting peer forever nor a dial per ref.
 async fn introduce(shared: Arc<Shared>, peer: Arc<Peer>) {
     let failure = match shared.connect(peer.addr).await {
         Ok(now) if Arc::ptr_eq(&now, &peer) => return peer.introduced(true),
@@ -317,7 +326,7 @@ async fn introduce(shared: Arc<Shared>, peer: Arc<Peer>) {
     };
     tracing::warn!(node = %peer.describe(), error = %failure, "could not connect to the node of a ref");
     Counters::bump(&shared.counters.failed_introductions);
-    shared.forget_unreachable(&peer);
+    shared.retire_unreachable(&peer);
     peer.introduced(false);
 }
 
@@ -344,7 +353,7 @@ async fn reconnect(shared: Weak<Shared>, peer: Arc<Peer>) {
             Ok(now) if Arc::ptr_eq(&now, &peer) => return,
             Ok(now) => {
                 tracing::info!(old = %peer.describe(), new = %now.describe(), "the node restarted as another node");
-                shared.forget_unreachable(&peer);
+                shared.retire_unreachable(&peer);
                 return;
             }
             Err(error) => {
