@@ -124,11 +124,14 @@ impl Shared {
     /// [`UNREACHABLE_FOR`] in place of a new peer for refs to its node
     /// (see [`Network::link_to`]); entries kept longer are let go here.
     fn retire_unreachable(&self, peer: &Arc<Peer>) {
-        self.peers.remove_if(&peer.node, |_, p| Arc::ptr_eq(p, peer));
-        peer.retire();
+        // Kept before it leaves `peers` and before what waits on it fails:
+        // a ref read in between, or by a caller its failure wakes, must
+        // find it and not dial again.
         let now = Instant::now();
         self.unreachable.retain(|_, (_, since)| now.duration_since(*since) < UNREACHABLE_FOR);
         self.unreachable.insert(peer.node, (peer.clone(), now));
+        self.peers.remove_if(&peer.node, |_, p| Arc::ptr_eq(p, peer));
+        peer.retire();
     }
 
     /// The retired peer of `node`, if it was found unreachable lately; an
