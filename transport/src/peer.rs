@@ -99,16 +99,13 @@ impl Peer {
     }
 
     /// The first connection to an introduced peer is made (`connected`), or
-    /// could not be: the sends waiting for it go on, and the watches asked
-    /// meanwhile go out, or are told the node is lost.
+    /// could not be: the sends waiting for it go on, or the watches asked
+    /// meanwhile are told the node is lost. (Those watches went out when
+    /// the connection was attached.)
     pub(crate) fn introduced(&self, connected: bool) {
         lock(&self.current).introducing = false;
         self.lanes.wake_all();
-        if connected {
-            for target in self.watching.targets() {
-                self.ask(Change::Watch, target);
-            }
-        } else if !self.is_up() {
+        if !connected && !self.is_up() {
             self.watching.node_lost(self.node, &self.describe());
         }
     }
@@ -154,6 +151,14 @@ impl Peer {
         }
         let replaced = current.connection.replace(connection.clone());
         current.dialed = dialed;
+        if current.introducing && replaced.is_none() {
+            // Watches asked while the first connection was being made go
+            // first: a call sent once the peer is up (say, one that stops
+            // the watched actor) must not overtake them on their lane.
+            for target in self.watching.targets() {
+                self.queue_ask(Change::Watch, target);
+            }
+        }
         self.generation.store(generation, Ordering::Release);
         drop(current);
         // Writers of the replaced connection look up and leave.
@@ -231,15 +236,26 @@ impl Peer {
         }
     }
 
-    /// Asks the node to watch its actor `target`, or to forget that watch.
+    /// Asks the node to watch its actor `target`, or to forget that watch;
+    /// dropped while the node is down, like any control frame.
     fn ask(&self, change: Change, target: u64) {
+        if self.is_up() {
+            self.queue_ask(change, target);
+        }
+    }
+
+    /// Queues the ask of [`ask`](Peer::ask), up or not.
+    fn queue_ask(&self, change: Change, target: u64) {
         let kind = match change {
             Change::None => return,
             Change::Watch => Kind::Watch,
             Change::Unwatch => Kind::Unwatch,
         };
         let header = Header { target: Target::Actor(target), ..Header::control(kind, 0) };
-        self.send_control(header, lane_of(None, target, self.lanes.count()), &[]);
+        let lane = lane_of(None, target, self.lanes.count());
+        if let Err(error) = self.lanes.push(lane, &header, &[], true) {
+            tracing::debug!(node = %self.describe(), %error, "a watch could not be queued");
+        }
     }
 
     /// The call `request` answered, if it still waits.
@@ -360,12 +376,22 @@ impl Link for Peer {
     }
 
     fn watch(&self, target: ActorId, watcher: Arc<dyn Watcher>) {
-        // Asked of the node once it is introduced (see `introduced`).
-        if !self.is_up() && !self.is_introducing() {
-            let reason = ExitReason::NodeLost { node: self.describe() };
-            return watcher.notify(Terminated { id: target, reason });
+        {
+            // Under the lock `attach` holds while it asks for the watches
+            // of a peer being introduced, and `lost` while it marks the
+            // peer down: a watch added here is asked for either there or
+            // here, and not queued for a connection that is gone.
+            let current = lock(&self.current);
+            if !self.is_up() && !current.introducing {
+                drop(current);
+                let reason = ExitReason::NodeLost { node: self.describe() };
+                return watcher.notify(Terminated { id: target, reason });
+            }
+            let change = self.watching.add(target.seq, watcher);
+            if self.is_up() {
+                self.queue_ask(change, target.seq);
+            }
         }
-        self.ask(self.watching.add(target.seq, watcher), target.seq);
         // A loss between the check above and the add would leave the
         // watcher behind the drain: look again.
         if !self.is_up() && !self.is_introducing() {
