@@ -228,9 +228,14 @@ impl Peer {
     /// and it is small. Dropped while the node is down: the watches it
     /// serves end with the connection.
     pub(crate) fn send_control(&self, header: Header, lane: usize, payload: &[u8]) {
-        if !self.is_up() {
-            return;
+        if self.is_up() {
+            self.push_control(header, lane, payload);
         }
+    }
+
+    /// Queues a control frame as [`send_control`](Peer::send_control) does,
+    /// up or not.
+    fn push_control(&self, header: Header, lane: usize, payload: &[u8]) {
         if let Err(error) = self.lanes.push(lane, &header, payload, true) {
             tracing::debug!(node = %self.describe(), %error, "a control frame could not be queued");
         }
@@ -252,10 +257,7 @@ impl Peer {
             Change::Unwatch => Kind::Unwatch,
         };
         let header = Header { target: Target::Actor(target), ..Header::control(kind, 0) };
-        let lane = lane_of(None, target, self.lanes.count());
-        if let Err(error) = self.lanes.push(lane, &header, &[], true) {
-            tracing::debug!(node = %self.describe(), %error, "a watch could not be queued");
-        }
+        self.push_control(header, lane_of(None, target, self.lanes.count()), &[]);
     }
 
     /// The call `request` answered, if it still waits.
