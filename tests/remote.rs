@@ -400,3 +400,25 @@ async fn an_actor_s_one_way_messages_and_calls_to_one_actor_keep_their_order() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_shut_down_frees_its_port_for_a_new_node() {
+    let dir = certs("restart");
+    let (server, client, _, remote) = lobby("restart").await;
+    assert_eq!(remote.said().await, Ok(0));
+    let at = addr(&server);
+
+    timeout(BOUND, server.shutdown()).await.expect("in time");
+    drop(server);
+    // At once: the old node's socket is closed when its shutdown returns.
+    let tls = Tls::development(&dir, "server").expect("development certificates");
+    let again = System::builder().listen(at).tls(tls).build().expect("a node on the same port");
+    let room: ChatRoomRef = again.spawn(Room::default()).into();
+    again.serve("lobby", &room).expect("a free name");
+    // The client reaches the new node at the old address.
+    let fresh = timeout(BOUND, client.remote::<ChatRoomRef>(at, "lobby")).await.expect("in time").expect("found");
+    assert_eq!(timeout(BOUND, fresh.said()).await.expect("in time"), Ok(0));
+
+    client.shutdown().await;
+    again.shutdown().await;
+}

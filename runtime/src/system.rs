@@ -411,6 +411,13 @@ impl System {
 
     /// Stops every actor, children before their parents, and waits until all
     /// have run their `stopped` hooks. Spawns fail from now on.
+    ///
+    /// A node then closes its connections and waits until its socket is
+    /// closed, so that a new node can listen on its port at once. QUIC
+    /// lets a closed connection drain for three probe timeouts first:
+    /// milliseconds once a connection has measured its round trip, about
+    /// three seconds for one still dialing a node that does not answer
+    /// (the wait is bounded at five).
     pub async fn shutdown(&self) {
         self.shared.shutting_down.store(true, Ordering::Release);
         let roots: Vec<Arc<dyn Cell>> = self.shared.roots.iter().map(|r| r.value().clone()).collect();
@@ -421,7 +428,7 @@ impl System {
             root.terminated().await;
         }
         if let Some(network) = self.shared.network.get() {
-            network.shutdown();
+            network.shutdown().await;
         }
     }
 

@@ -40,8 +40,14 @@ async fn write_lane(peer: Arc<Peer>, connection: quinn::Connection, lane: usize,
         if !peer.is_current(generation) {
             // Frames for the connection that replaced this one: hand them
             // back to its writer.
-            peer.lanes.put_back(lane, &mut batch);
+            if !batch.is_empty() {
+                peer.lanes.put_back(lane, &mut batch);
+            }
             break;
+        }
+        if batch.is_empty() {
+            // Nudged, and still current.
+            continue;
         }
         let len = batch.len();
         // quinn takes the batch as it is (no copy).

@@ -30,8 +30,9 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -47,7 +48,13 @@ pub(crate) struct Drivers {
     /// Set while the endpoint is made: what quinn spawns then (the
     /// endpoint's driver) gets a task of its own.
     making_endpoint: AtomicBool,
+    /// The endpoint's socket: its port is free again once every endpoint
+    /// and connection holding it is gone.
+    socket: Mutex<Option<Weak<dyn quinn::AsyncUdpSocket>>>,
 }
+
+/// How often [`Drivers::socket_released`] looks.
+const RELEASE_POLL: Duration = Duration::from_millis(5);
 
 impl fmt::Debug for Drivers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,7 +72,30 @@ impl Drivers {
             turns: Default::default(),
         });
         tokio::spawn(Turns(set.clone()));
-        Arc::new(Drivers { set, tokio: quinn::TokioRuntime, making_endpoint: AtomicBool::new(false) })
+        Arc::new(Drivers {
+            set,
+            tokio: quinn::TokioRuntime,
+            making_endpoint: AtomicBool::new(false),
+            socket: Mutex::new(None),
+        })
+    }
+
+    /// Waits until the endpoint's socket is closed, at most `bound`;
+    /// whether it was.
+    pub(crate) async fn socket_released(&self, bound: Duration) -> bool {
+        let socket = self.socket.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let Some(socket) = socket else { return true };
+        let deadline = Instant::now() + bound;
+        // Not only the endpoint's driver holds the socket: every connection
+        // does too (it sends on it), until its driver has drained it and
+        // its last handle and stream are dropped. The count is what tells.
+        while socket.strong_count() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(RELEASE_POLL).await;
+        }
+        true
     }
 
     /// Makes the endpoint with `make`; the driver it spawns gets a task of
@@ -98,7 +128,7 @@ impl Drop for Drivers {
 }
 
 impl quinn::Runtime for Drivers {
-    fn new_timer(&self, at: std::time::Instant) -> Pin<Box<dyn quinn::AsyncTimer>> {
+    fn new_timer(&self, at: Instant) -> Pin<Box<dyn quinn::AsyncTimer>> {
         self.tokio.new_timer(at)
     }
 
@@ -111,7 +141,9 @@ impl quinn::Runtime for Drivers {
     }
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> std::io::Result<Arc<dyn quinn::AsyncUdpSocket>> {
-        self.tokio.wrap_udp_socket(socket)
+        let socket = self.tokio.wrap_udp_socket(socket)?;
+        *self.socket.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::downgrade(&socket));
+        Ok(socket)
     }
 }
 

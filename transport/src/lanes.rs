@@ -210,24 +210,30 @@ impl Lanes {
     }
 
     /// Takes `lane`'s queued frames into `batch` (which must be empty), or
-    /// waits until there are some. The bytes stay counted until
-    /// [`written`](Lanes::written).
+    /// waits until there are some or the lane is nudged: `batch` may then
+    /// be left empty, and the writer looks at its connection's state. The
+    /// bytes stay counted until [`written`](Lanes::written).
     pub async fn take(&self, lane: usize, batch: &mut Vec<u8>) {
         let lane = self.lane(lane);
-        loop {
-            let ready = lane.ready.notified();
-            {
-                let mut queue = lock(&lane.queue);
-                if !queue.frames.is_empty() {
-                    self.queued.fetch_add(std::mem::take(&mut queue.unpublished), Ordering::AcqRel);
-                    queue.next_room = queue.frames.len();
-                    *batch = std::mem::take(&mut queue.frames);
-                    queue.route.forget();
-                    return;
-                }
-            }
-            ready.await;
+        let ready = lane.ready.notified();
+        if self.take_queued(lane, batch) {
+            return;
         }
+        ready.await;
+        self.take_queued(lane, batch);
+    }
+
+    /// Takes `lane`'s queued frames into `batch`, if there are some.
+    fn take_queued(&self, lane: &Lane, batch: &mut Vec<u8>) -> bool {
+        let mut queue = lock(&lane.queue);
+        if queue.frames.is_empty() {
+            return false;
+        }
+        self.queued.fetch_add(std::mem::take(&mut queue.unpublished), Ordering::AcqRel);
+        queue.next_room = queue.frames.len();
+        *batch = std::mem::take(&mut queue.frames);
+        queue.route.forget();
+        true
     }
 
     /// Wakes `lane`'s writer even if nothing is queued (to make it look at
@@ -376,6 +382,26 @@ mod tests {
         lanes.push(0, &tell(7), b"", false).expect("queued");
         lanes.take(0, &mut batch).await;
         assert_eq!(read_batch(&batch), [(4, false), (5, false), (6, true), (7, true)]);
+    }
+
+    #[tokio::test]
+    async fn a_nudge_wakes_a_waiting_writer_with_nothing_taken() {
+        let lanes = Arc::new(Lanes::new(1, DEFAULT_QUEUE_LIMIT));
+        let writer = tokio::spawn({
+            let lanes = lanes.clone();
+            async move {
+                let mut batch = Vec::new();
+                lanes.take(0, &mut batch).await;
+                batch
+            }
+        });
+        // The writer waits on the empty lane.
+        tokio::task::yield_now().await;
+        assert!(!writer.is_finished());
+        // As when its connection is lost: it must wake to see that.
+        lanes.nudge_all(0);
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), writer).await.expect("woken");
+        assert_eq!(batch.expect("the writer's task"), Vec::<u8>::new());
     }
 
     #[test]

@@ -6,15 +6,18 @@
 //! read what the other sends. A node keeps one [`Peer`] per other node,
 //! found by node id (refs) or by address ([`Network::resolve`]).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use courier_runtime::remote::{Completion, Link, Network, NetworkStats, Refusal, Resolving, WeakSystem, archived};
 use courier_runtime::{ActorId, CallError};
 use dashmap::DashMap;
 use rkyv::rancor::Error as RkyvError;
+use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::connection;
@@ -30,6 +33,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a connection that lost to another one for the same peer stays
 /// open, so frames already on it arrive.
 const SUPERSEDED_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a shutdown waits for the node's socket to close: its
+/// connections drain first (three probe timeouts, milliseconds on a LAN).
+const RELEASE_BOUND: Duration = Duration::from_secs(5);
 
 /// How long the node of a ref that could not be reached is taken as
 /// unreachable, without another dial, when more refs to it are read.
@@ -48,7 +55,9 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) system: WeakSystem,
-    pub(crate) endpoint: quinn::Endpoint,
+    /// Taken out at shutdown: the socket closes only once no handle to the
+    /// endpoint is left.
+    endpoint: Mutex<Option<quinn::Endpoint>>,
     /// The task polling the connections' drivers, the lanes' writers and
     /// the stream readers.
     pub(crate) drivers: Arc<Drivers>,
@@ -70,6 +79,9 @@ pub(crate) struct Shared {
     unreachable: DashMap<u64, (Arc<Peer>, Instant)>,
     next_generation: AtomicU64,
     closed: AtomicBool,
+    /// Cancelled at shutdown: tasks that wait to close a connection close
+    /// it then.
+    closing: CancellationToken,
 }
 
 /// A system's transport: implements the runtime's [`Network`].
@@ -87,7 +99,7 @@ impl Shared {
         Ok(Arc::new(Shared {
             id: system.id(),
             system: system.downgrade(),
-            endpoint,
+            endpoint: Mutex::new(Some(endpoint)),
             drivers,
             client,
             local_addr,
@@ -99,7 +111,13 @@ impl Shared {
             unreachable: DashMap::new(),
             next_generation: AtomicU64::new(1),
             closed: AtomicBool::new(false),
+            closing: CancellationToken::new(),
         }))
+    }
+
+    /// The endpoint, until the node shuts down.
+    fn endpoint(&self) -> Option<quinn::Endpoint> {
+        self.endpoint.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// This node's hello.
@@ -153,7 +171,8 @@ impl Shared {
 
     /// Accepts connections until the endpoint closes.
     pub(crate) async fn accept(self: Arc<Self>) {
-        while let Some(incoming) = self.endpoint.accept().await {
+        let Some(endpoint) = self.endpoint() else { return };
+        while let Some(incoming) = endpoint.accept().await {
             tokio::spawn(self.clone().accept_one(incoming));
         }
     }
@@ -198,8 +217,11 @@ impl Shared {
     async fn dial(self: &Arc<Self>, addr: SocketAddr) -> Result<Arc<Peer>, CallError> {
         let unreachable = |error: String| CallError::NodeUnreachable { node: format!("{addr} ({error})") };
         let handshake = async {
-            let connecting =
-                self.endpoint.connect_with(self.client.clone(), addr, SERVER_NAME).map_err(|e| e.to_string())?;
+            // The endpoint's handle goes at the end of the statement: a
+            // handle kept would hold its socket open past a shutdown.
+            let connecting = (self.endpoint().ok_or("this node is shutting down")?)
+                .connect_with(self.client.clone(), addr, SERVER_NAME)
+                .map_err(|e| e.to_string())?;
             let connection = connecting.await.map_err(|error| error.to_string())?;
             let (mut send, mut recv) = connection.open_bi().await.map_err(|error| error.to_string())?;
             hello::send(&mut send, &self.hello()).await.map_err(|error| error.to_string())?;
@@ -263,9 +285,9 @@ impl Shared {
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
         connection::start(self.clone(), peer.clone(), connection.clone(), generation, taken);
         if !taken {
-            close_later(connection);
+            self.close_later(connection);
         } else if let Some(replaced) = replaced {
-            close_later(replaced);
+            self.close_later(replaced);
         }
         if !was_up {
             tracing::info!(node = %peer.describe(), "connected");
@@ -302,14 +324,36 @@ impl Shared {
         self.dial(addr).await
     }
 
-    fn shutdown(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
+    /// Closes the endpoint and every connection, and retires the peers;
+    /// the future ends once the node's socket is closed, so that its port
+    /// can be bound again (or after [`RELEASE_BOUND`]).
+    fn shutdown(&self) -> impl Future<Output = ()> + Send + 'static {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let endpoint = self.endpoint.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(endpoint) = endpoint {
+                endpoint.close(0u32.into(), b"shutdown");
+            }
+            for peer in self.peers.iter() {
+                peer.retire();
+            }
+            self.closing.cancel();
         }
-        self.endpoint.close(0u32.into(), b"shutdown");
-        for peer in self.peers.iter() {
-            peer.retire();
+        let (drivers, addr) = (self.drivers.clone(), self.local_addr);
+        async move {
+            if !drivers.socket_released(RELEASE_BOUND).await {
+                tracing::warn!(%addr, "the node's socket is still open after its shutdown");
+            }
         }
+    }
+
+    /// Closes `connection` once frames already on it have had time to
+    /// arrive, or at shutdown.
+    fn close_later(&self, connection: quinn::Connection) {
+        let closing = self.closing.clone();
+        tokio::spawn(async move {
+            let _ = closing.run_until_cancelled(tokio::time::sleep(SUPERSEDED_GRACE)).await;
+            connection.close(0u32.into(), b"superseded");
+        });
     }
 }
 
@@ -331,14 +375,6 @@ async fn introduce(shared: Arc<Shared>, peer: Arc<Peer>) {
     Counters::bump(&shared.counters.failed_introductions);
     shared.retire_unreachable(&peer);
     peer.introduced(false);
-}
-
-/// Closes `connection` once frames already on it have had time to arrive.
-fn close_later(connection: quinn::Connection) {
-    tokio::spawn(async move {
-        tokio::time::sleep(SUPERSEDED_GRACE).await;
-        connection.close(0u32.into(), b"superseded");
-    });
 }
 
 /// Dials a lost peer again, with backoff, until it is back, another node
@@ -449,8 +485,8 @@ impl Network for Node {
         self.ask_for_actor(addr, header)
     }
 
-    fn shutdown(&self) {
-        self.0.shutdown();
+    fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.0.shutdown())
     }
 
     fn stats(&self) -> NetworkStats {

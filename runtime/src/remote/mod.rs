@@ -194,8 +194,10 @@ pub trait Network: Send + Sync + 'static {
     /// this `fingerprint`.
     fn spawn(&self, addr: SocketAddr, kind: &str, service: u64, fingerprint: u64) -> Resolving;
 
-    /// Closes every connection; the system is shutting down.
-    fn shutdown(&self);
+    /// Closes every connection; the system is shutting down. The future
+    /// ends once the node's socket is closed (its port free again), or
+    /// after a bound.
+    fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
     /// What the transport has seen so far.
     fn stats(&self) -> NetworkStats;
