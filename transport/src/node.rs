@@ -263,10 +263,6 @@ impl Shared {
             );
         }
         let addr = dialed_addr.or_else(|| theirs.listen_addr()).unwrap_or_else(|| connection.remote_address());
-        self.by_addr.insert(addr, theirs.node);
-        if let Some(listen) = theirs.listen_addr() {
-            self.by_addr.insert(listen, theirs.node);
-        }
         let peer = self
             .peers
             .entry(theirs.node)
@@ -276,6 +272,19 @@ impl Shared {
                 peer
             })
             .clone();
+        // Mutual TLS makes sure there is a certificate of the cluster CA.
+        if !certificate_of(&connection).is_some_and(|certificate| peer.binds(&certificate)) {
+            self.refused(
+                connection.remote_address(),
+                "the other node claims the id of a node with another certificate",
+            );
+            connection.close(0u32.into(), b"another node's id");
+            return None;
+        }
+        self.by_addr.insert(addr, theirs.node);
+        if let Some(listen) = theirs.listen_addr() {
+            self.by_addr.insert(listen, theirs.node);
+        }
         let was_up = peer.is_up();
         // Of two connections made at once, both nodes keep the one the lower
         // node id dialed.
@@ -355,6 +364,12 @@ impl Shared {
             connection.close(0u32.into(), b"superseded");
         });
     }
+}
+
+/// The end-entity certificate `connection`'s other side presented (DER).
+fn certificate_of(connection: &quinn::Connection) -> Option<Vec<u8>> {
+    let chain = connection.peer_identity()?.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok()?;
+    Some(chain.first()?.to_vec())
 }
 
 /// Makes the first connection to `peer`, met through a ref: the sends

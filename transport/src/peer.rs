@@ -37,6 +37,10 @@ struct Current {
     /// Only looked at while the peer is down, so it stays off the fields
     /// every send reads.
     introducing: bool,
+    /// The certificate the node's first connection presented: its id is
+    /// bound to it, so that another member of the cluster cannot take the
+    /// id over.
+    certificate: Option<Box<[u8]>>,
 }
 
 pub(crate) struct Peer {
@@ -77,7 +81,7 @@ impl Peer {
             lanes: Lanes::new(config.lanes, config.queue_limit),
             pending: Mutex::new(Pending::new()),
             expiry: Notify::new(),
-            current: Mutex::new(Current { connection: None, dialed: false, introducing: false }),
+            current: Mutex::new(Current { connection: None, dialed: false, introducing: false, certificate: None }),
             generation: AtomicU64::new(0),
             retired: AtomicBool::new(false),
             watching: Watching::default(),
@@ -92,6 +96,20 @@ impl Peer {
         let peer = Peer::new(node, addr, config, counters);
         lock(&peer.current).introducing = true;
         peer
+    }
+
+    /// Whether a new connection that presented `certificate` (DER) may
+    /// carry this node's traffic: it is the certificate of the node's first
+    /// connection, or this is the first.
+    pub(crate) fn binds(&self, certificate: &[u8]) -> bool {
+        let mut current = lock(&self.current);
+        match &current.certificate {
+            Some(bound) => **bound == *certificate,
+            None => {
+                current.certificate = Some(certificate.into());
+                true
+            }
+        }
     }
 
     pub(crate) fn is_introducing(&self) -> bool {
