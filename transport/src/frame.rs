@@ -381,22 +381,32 @@ impl Decoder {
     /// later call fails with [`FrameError::Poisoned`].
     pub fn next_many(&mut self, input: &mut &[u8]) -> (Frames<'_>, Option<FrameError>) {
         self.restart();
-        let mut error = None;
+        let error = self.take_all(input).err();
+        (Frames { body: &self.body, spans: &self.spans }, error)
+    }
+
+    /// Like [`next_many`](Decoder::next_many) over `inputs`, the stream's
+    /// next pieces in order: the frames of all of them are lent out
+    /// together. After an error the pieces after it are not read.
+    pub fn next_many_of<I: AsRef<[u8]>>(&mut self, inputs: &[I]) -> (Frames<'_>, Option<FrameError>) {
+        self.restart();
+        let error = inputs.iter().find_map(|input| self.take_all(&mut input.as_ref()).err());
+        (Frames { body: &self.body, spans: &self.spans }, error)
+    }
+
+    /// Reads frames from `input` until it is used up, adding each one
+    /// completed to the frames lent out.
+    fn take_all(&mut self, input: &mut &[u8]) -> Result<(), FrameError> {
         loop {
             let next = match self.whole(input) {
                 Some(whole) => whole.map(Some),
                 None => self.step(input, true),
             };
-            match next {
-                Ok(Some(span)) => self.spans.push(span),
-                Ok(None) => break,
-                Err(failed) => {
-                    error = Some(failed);
-                    break;
-                }
+            match next? {
+                Some(span) => self.spans.push(span),
+                None => return Ok(()),
             }
         }
-        (Frames { body: &self.body, spans: &self.spans }, error)
     }
 
     /// Drops the frames lent out by the last call, keeping the part of a
@@ -754,6 +764,19 @@ mod tests {
         assert_eq!(error, Some(FrameError::Poisoned));
     }
 
+    #[test]
+    fn pieces_after_a_broken_prefix_are_not_read() {
+        let (mut first, mut last) = (Vec::new(), Vec::new());
+        encode(b"one", b"first", &mut first);
+        first.extend_from_slice(&[0xff, 0xff, 0, 0]);
+        encode(b"two", b"second", &mut last);
+        let mut decoder = Decoder::new(1024);
+        let (lent, error) = decoder.next_many_of(&[&first[..], &[1, 0, 0, 0], &last]);
+        assert_eq!(lent.iter().map(|frame| frame.payload()).collect::<Vec<_>>(), [&b"first"[..]]);
+        assert_eq!(error, Some(FrameError::TooLarge { len: 0xffff, max: 1024 }));
+        assert_eq!(decoder.next_many_of(&[&last]).1, Some(FrameError::Poisoned));
+    }
+
     proptest! {
         /// Frames read a chunk at a time are the frames read one by one.
         #[test]
@@ -770,6 +793,36 @@ mod tests {
             }
             let (batched, error) = many(&wire, chunk);
             prop_assert_eq!(error, None);
+            prop_assert_eq!(batched, frames(&wire, chunk).expect("valid frames"));
+        }
+
+        /// Frames read several chunks at a time are the frames read one by
+        /// one, however the chunks are grouped.
+        #[test]
+        fn groups_of_chunks_match_frames_one_by_one(
+            parts in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 1..40), proptest::collection::vec(any::<u8>(), 0..100)),
+                1..20,
+            ),
+            chunk in 1usize..200,
+            group in 1usize..8,
+        ) {
+            let mut wire = Vec::new();
+            for (header, payload) in &parts {
+                encode(header, payload, &mut wire);
+            }
+            let chunks: Vec<&[u8]> = wire.chunks(chunk).collect();
+            let mut decoder = Decoder::new(1024);
+            let mut batched = Vec::new();
+            for pieces in chunks.chunks(group) {
+                let (lent, error) = decoder.next_many_of(pieces);
+                prop_assert_eq!(error, None);
+                for (frame, at) in lent.iter_placed() {
+                    prop_assert!(frame.payload().is_empty() || at % ALIGN == 0);
+                    batched.push(frame.to_frame());
+                }
+            }
+            prop_assert!(decoder.is_idle());
             prop_assert_eq!(batched, frames(&wire, chunk).expect("valid frames"));
         }
 

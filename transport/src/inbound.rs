@@ -12,6 +12,8 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use courier_runtime::remote::{Inbound, InboundTarget, Incoming, Link, TellAt, Tells, Undelivered, archived};
 use courier_runtime::{ActorId, CallError, System};
 use rkyv::rancor::Error as RkyvError;
@@ -26,6 +28,11 @@ use crate::stats::Counters;
 /// framing.
 const BROKEN_STREAM: u32 = 1;
 
+/// How many received pieces of a stream one read takes at most: all that
+/// have arrived, up to this, go to their actor together, so that a busy
+/// stream wakes its actor once per read rather than once per packet.
+const CHUNKS_PER_READ: usize = 32;
+
 /// The last target a stream delivered to: a stream usually carries one
 /// pair, so the lookup is made once.
 type Route = Option<((u64, u64), Arc<dyn Inbound>)>;
@@ -37,9 +44,10 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
     let mut route: Route = None;
     // The route compact headers on this stream leave out.
     let mut stream_route = StreamRoute::default();
+    let mut chunks: [Bytes; CHUNKS_PER_READ] = std::array::from_fn(|_| Bytes::new());
     loop {
-        let chunk = match stream.read_chunk(usize::MAX, true).await {
-            Ok(Some(chunk)) => chunk,
+        let read = match stream.read_chunks(&mut chunks).await {
+            Ok(Some(read)) => read,
             Ok(None) | Err(_) => {
                 if !decoder.is_idle() {
                     // The stream ended inside a frame: a truncated frame.
@@ -48,10 +56,12 @@ pub(crate) async fn read_stream(shared: Arc<Shared>, peer: Arc<Peer>, mut stream
                 return;
             }
         };
-        let mut input = &chunk.bytes[..];
-        let (frames, error) = decoder.next_many(&mut input);
+        let (frames, error) = decoder.next_many_of(&chunks[..read]);
+        // The frames are copies: the received buffers go back at once, not
+        // when the next read overwrites them.
+        chunks[..read].fill(Bytes::new());
         if !frames.is_empty() {
-            // Upgraded once per chunk, not per frame; `None` once the system
+            // Upgraded once per read, not per frame; `None` once the system
             // is gone (its frames are then dropped).
             let system = shared.system.upgrade();
             let mut reader = Reader { shared: &shared, system: system.as_ref(), peer: &peer, link: &link, unsaid: 0 };
