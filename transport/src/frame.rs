@@ -777,14 +777,19 @@ mod tests {
         assert_eq!(decoder.next_many_of(&[&last]).1, Some(FrameError::Poisoned));
     }
 
+    /// Up to 20 frames of small headers and payloads, as (header, payload).
+    fn small_frames() -> impl Strategy<Value = Vec<(Vec<u8>, Vec<u8>)>> {
+        proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 1..40), proptest::collection::vec(any::<u8>(), 0..100)),
+            1..20,
+        )
+    }
+
     proptest! {
         /// Frames read a chunk at a time are the frames read one by one.
         #[test]
         fn chunks_of_frames_match_frames_one_by_one(
-            parts in proptest::collection::vec(
-                (proptest::collection::vec(any::<u8>(), 1..40), proptest::collection::vec(any::<u8>(), 0..100)),
-                1..20,
-            ),
+            parts in small_frames(),
             chunk in 1usize..200,
         ) {
             let mut wire = Vec::new();
@@ -800,10 +805,7 @@ mod tests {
         /// one, however the chunks are grouped.
         #[test]
         fn groups_of_chunks_match_frames_one_by_one(
-            parts in proptest::collection::vec(
-                (proptest::collection::vec(any::<u8>(), 1..40), proptest::collection::vec(any::<u8>(), 0..100)),
-                1..20,
-            ),
+            parts in small_frames(),
             chunk in 1usize..200,
             group in 1usize..8,
         ) {
