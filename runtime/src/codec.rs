@@ -189,6 +189,7 @@ impl<T: Wire> Carry<T> for Checked<true> {
         value.encode(archiver, out)
     }
 
+    #[inline(always)]
     fn decode(bytes: &[u8]) -> Result<T, CallError> {
         T::decode(bytes)
     }
@@ -206,6 +207,7 @@ where
 /// Checks that `bytes` are an archived `T`, then reads it back; what every
 /// generated codec decodes with. `bytes` must be aligned to 16 (as the
 /// transport's frames are); misaligned bytes are refused, not read.
+#[inline(always)]
 pub fn decode<T, const WIRE: bool>(bytes: &[u8]) -> Result<T, CallError>
 where
     Checked<WIRE>: Carry<T>,

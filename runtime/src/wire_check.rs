@@ -71,11 +71,22 @@ where
             })
     }
 
+    #[inline(always)]
     fn decode(bytes: &[u8]) -> Result<T, CallError> {
-        rkyv::from_bytes::<T, Error>(bytes).map_err(|_| CallError::Protocol {
-            detail: format!("the bytes are not a valid `{}`", short_type_name::<T>()),
-        })
+        // What `rkyv::from_bytes` does, inlined with the deserialization
+        // into the caller, so that the value is built where it is used.
+        let archived = rkyv::access::<T::Archived, Error>(bytes).map_err(|_| invalid::<T>())?;
+        let mut pool = rkyv::de::Pool::new();
+        archived.deserialize(Strategy::<_, Error>::wrap(&mut pool)).map_err(|_| invalid::<T>())
     }
+}
+
+/// The error of bytes that are not an archived `T`: out of line, so that
+/// the decoding inlined into its callers stays small.
+#[cold]
+#[inline(never)]
+fn invalid<T>() -> CallError {
+    CallError::Protocol { detail: format!("the bytes are not a valid `{}`", short_type_name::<T>()) }
 }
 
 /// A field type of a `#[derive(courier::Message)]` type that can travel in
