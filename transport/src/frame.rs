@@ -398,11 +398,11 @@ impl Decoder {
     /// completed to the frames lent out.
     fn take_all(&mut self, input: &mut &[u8]) -> Result<(), FrameError> {
         loop {
-            let next = match self.whole(input) {
-                Some(whole) => whole.map(Some),
-                None => self.step(input, true),
-            };
-            match next? {
+            if let Some(taken) = self.take_whole(input) {
+                taken?;
+                continue;
+            }
+            match self.step(input, true)? {
                 Some(span) => self.spans.push(span),
                 None => return Ok(()),
             }
@@ -428,10 +428,16 @@ impl Decoder {
 
     /// The common case of [`next_many`](Decoder::next_many): a frame that
     /// starts at the front of `input` and ends inside it, appended to the
-    /// buffer in one step. `None` when that is not the case (a frame begun
-    /// in an earlier chunk, or one this chunk does not finish): then
-    /// [`step`](Decoder::step) reads it.
-    fn whole(&mut self, input: &mut &[u8]) -> Option<Result<Span, FrameError>> {
+    /// buffer in one step and added to the frames lent out. `None` when
+    /// that is not the case (a frame begun in an earlier chunk, or one this
+    /// chunk does not finish): then [`step`](Decoder::step) reads it.
+    ///
+    /// It adds the frame itself rather than return it: a span returned
+    /// through the `Option<Result<..>>` was stored in parts and read back
+    /// whole, and that read waited for the body's copy to land (a third of
+    /// the receiving node's decoding time in a profile of one-way
+    /// messages).
+    fn take_whole(&mut self, input: &mut &[u8]) -> Option<Result<(), FrameError>> {
         if !matches!(self.state, State::Prefix(_, 0)) {
             return None;
         }
@@ -444,7 +450,8 @@ impl Decoder {
         let start = self.open_body(len);
         self.body.extend_from_slice(body);
         *input = &rest[len..];
-        Some(Ok(Span { start, len, header_len }))
+        self.spans.push(Span { start, len, header_len });
+        Some(Ok(()))
     }
 
     /// The body and header lengths `prefix` announces, once checked; a
